@@ -1,0 +1,214 @@
+"""The FastAPI application: routers, error mapping, observability, the relay thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hubflow import __version__
+from hubflow.api.deps import AppState
+from hubflow.api.observability import RequestMiddleware, configure_logging
+from hubflow.api.schemas import ErrorOut
+from hubflow.core.clock import Clock, SystemClock
+from hubflow.core.db import make_engine
+from hubflow.core.errors import HubflowError
+from hubflow.core.migrate import check_schema
+from hubflow.core.settings import Settings
+
+__all__ = ["create_app", "import_tables"]
+
+log = logging.getLogger("hubflow.api")
+
+
+def import_tables() -> None:
+    """Import every context's tables so the shared metadata knows them all."""
+    import hubflow.catalog.store
+    import hubflow.core.events
+    import hubflow.core.idempotency
+    import hubflow.inventory.store
+    import hubflow.network.store
+    import hubflow.orders.store
+    import hubflow.webhooks.store  # noqa: F401
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details}}, status_code=status
+    )
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HubflowError)
+    async def hubflow_error(_: Request, exc: HubflowError) -> JSONResponse:
+        return JSONResponse(exc.to_json(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return _error(400, "malformed_json", "the request body is not valid JSON", errors)
+        if any(
+            e["type"] == "missing"
+            and [str(x).lower() for x in e["loc"]] == ["header", "idempotency-key"]
+            for e in errors
+        ):
+            return _error(
+                400,
+                "idempotency_key_missing",
+                "send an Idempotency-Key header to create an order",
+                errors,
+            )
+        return _error(422, "invalid_request", "the request did not validate", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        resp = _error(exc.status_code, code, str(exc.detail))
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    @app.exception_handler(Exception)
+    async def crash(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "internal_error", "something went wrong on our side")
+
+
+def _start_relay(state: AppState) -> tuple[threading.Event, threading.Thread, Any]:
+    from hubflow.webhooks.relay import HttpSender, Relay, RelayPolicy
+
+    s = state.settings
+    relay = Relay(
+        state.engine,
+        state.clock,
+        HttpSender(s.webhook_timeout_s),
+        RelayPolicy(
+            max_attempts=s.webhook_max_attempts,
+            backoff_base_s=s.webhook_backoff_base_s,
+            backoff_max_s=s.webhook_backoff_max_s,
+        ),
+    )
+    stop = threading.Event()
+    state.wake_relay.append(relay._wake)
+
+    def on_error(exc: Exception) -> None:
+        log.warning("relay pass failed: %s", exc)
+
+    thread = threading.Thread(
+        target=relay.run_forever,
+        args=(stop, s.relay_interval_s, on_error),
+        name="hubflow-relay",
+        daemon=True,
+    )
+    thread.start()
+    return stop, thread, relay
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    run_relay: bool | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    import_tables()
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+    state = AppState(settings=settings, engine=engine, clock=clock or SystemClock())
+    relay_on = settings.relay_enabled if run_relay is None else run_relay
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        check_schema(engine)
+        running = _start_relay(state) if relay_on else None
+        try:
+            yield
+        finally:
+            if running:
+                stop, thread, relay = running
+                stop.set()
+                relay._wake.set()
+                thread.join(timeout=10)
+                relay.close()
+
+    app = FastAPI(
+        title="Hubflow",
+        version=__version__,
+        summary="Fulfillment and same-day delivery for retail networks and the merchants on them.",
+        lifespan=lifespan,
+        responses={
+            400: {"model": ErrorOut},
+            401: {"model": ErrorOut},
+            403: {"model": ErrorOut},
+            404: {"model": ErrorOut},
+            409: {"model": ErrorOut},
+            413: {"model": ErrorOut},
+            422: {"model": ErrorOut},
+        },
+    )
+    app.state.hubflow = state
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    _install_error_handlers(app)
+
+    from hubflow.catalog.api import router as catalog_router
+    from hubflow.inventory.api import router as inventory_router
+    from hubflow.network.api import router as network_router
+    from hubflow.orders.api import router as orders_router
+    from hubflow.webhooks.api import router as webhooks_router
+
+    for router in (
+        catalog_router,
+        network_router,
+        inventory_router,
+        orders_router,
+        webhooks_router,
+    ):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> dict[str, str]:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory hubflow.api.app:app_from_env``."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

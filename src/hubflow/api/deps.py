@@ -1,0 +1,103 @@
+"""Request dependencies: the app's state and who is calling."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from hubflow.catalog.model import Role
+from hubflow.catalog.service import Principal, authenticate, get_merchant
+from hubflow.core.clock import Clock
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import Forbidden, NotFound, Unauthorized
+from hubflow.core.ids import is_valid_id
+from hubflow.core.settings import Settings
+
+__all__ = [
+    "AnyCaller",
+    "AppState",
+    "MerchantCaller",
+    "OperatorCaller",
+    "State",
+    "get_state",
+]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    wake_relay: list[threading.Event] = field(default_factory=list)
+
+    def poke_relay(self) -> None:
+        for ev in self.wake_relay:
+            ev.set()
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.hubflow
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+_bearer = HTTPBearer(auto_error=False, description="an operator or merchant API key")
+
+
+def _caller(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized(
+            "send an API key as 'Authorization: Bearer <key>'", code="missing_api_key"
+        )
+    secret = credentials.credentials
+    if len(secret) > 200 or not secret.isascii():
+        raise Unauthorized("unknown API key", code="invalid_api_key")
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return authenticate(uow.conn, secret, state.clock.now())
+
+
+def _operator(caller: Annotated[Principal, Depends(_caller)]) -> Principal:
+    if caller.role is not Role.OPERATOR:
+        raise Forbidden("this call needs the network operator's key", code="operator_only")
+    return caller
+
+
+def _merchant(
+    state: State,
+    caller: Annotated[Principal, Depends(_caller)],
+    on_behalf_of: Annotated[
+        str | None,
+        Header(
+            alias="Hubflow-Merchant",
+            max_length=32,
+            description="operator keys only: act for this merchant",
+        ),
+    ] = None,
+) -> Principal:
+    if caller.role is Role.MERCHANT:
+        return caller
+    if on_behalf_of is None:
+        raise Forbidden(
+            "this call acts for a merchant: use a merchant key, or send Hubflow-Merchant",
+            code="merchant_required",
+        )
+    if not is_valid_id(on_behalf_of, "mer"):
+        raise NotFound(f"merchant {on_behalf_of} not found", code="merchant_not_found")
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        if get_merchant(uow.conn, on_behalf_of) is None:
+            raise NotFound(f"merchant {on_behalf_of} not found", code="merchant_not_found")
+    return Principal(Role.MERCHANT, caller.key_id, on_behalf_of)
+
+
+AnyCaller = Annotated[Principal, Depends(_caller)]
+OperatorCaller = Annotated[Principal, Depends(_operator)]
+MerchantCaller = Annotated[Principal, Depends(_merchant)]

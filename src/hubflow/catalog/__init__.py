@@ -1,0 +1,1 @@
+"""Merchants (tenants), their API keys and their products."""

@@ -1,0 +1,69 @@
+"""Merchants, API keys and products (pure domain)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hubflow.core.money import Money
+
+__all__ = [
+    "KEY_PREFIX_LEN",
+    "NewKey",
+    "Product",
+    "Role",
+    "Temperature",
+    "generate_key",
+    "hash_key",
+]
+
+KEY_PREFIX_LEN = 12
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    MERCHANT = "merchant"
+
+
+class Temperature(StrEnum):
+    AMBIENT = "ambient"
+    CHILLED = "chilled"
+    FROZEN = "frozen"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    secret: str  # shown once, never stored
+    prefix: str
+    hash: str
+
+
+def hash_key(secret: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def generate_key(role: Role) -> NewKey:
+    tag = "hfo" if role is Role.OPERATOR else "hfk"
+    secret = f"{tag}_{secrets.token_urlsafe(32)}"
+    return NewKey(secret=secret, prefix=secret[:KEY_PREFIX_LEN], hash=hash_key(secret))
+
+
+@dataclass(frozen=True)
+class Product:
+    id: str
+    merchant_id: str
+    sku: str
+    name: str
+    dims_mm: tuple[int, int, int]
+    weight_g: int
+    value: Money
+    temperature: Temperature
+    hazmat: bool
+
+    @property
+    def volume_cm3(self) -> float:
+        length, width, height = self.dims_mm
+        return length * width * height / 1000.0

@@ -1,0 +1,238 @@
+"""The ``hubflow`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hubflow.core.settings import Settings
+
+__all__ = ["main"]
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from hubflow.api.app import import_tables
+    from hubflow.core.db import make_engine
+
+    import_tables()
+    return make_engine(settings.database_url, pool_size=settings.db_pool_size)
+
+
+@click.group()
+@click.version_option(package_name="hubflow")
+def main() -> None:
+    """Hubflow: fulfillment and same-day delivery for retail networks."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API (and the webhook relay) with uvicorn."""
+    import uvicorn
+
+    from hubflow.core.errors import SchemaOutOfDate
+    from hubflow.core.migrate import check_schema, upgrade
+
+    settings = Settings()
+    engine = _engine(settings)
+    try:
+        if settings.auto_migrate:
+            upgrade(engine)
+        check_schema(engine)
+    except SchemaOutOfDate as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        engine.dispose()
+    uvicorn.run(
+        "hubflow.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@main.command()
+def relay() -> None:
+    """Run only the webhook relay (for a separate process)."""
+    import logging
+    import threading
+
+    from hubflow.api.observability import configure_logging
+    from hubflow.core.clock import SystemClock
+    from hubflow.core.migrate import check_schema
+    from hubflow.webhooks.relay import HttpSender, Relay, RelayPolicy
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = _engine(settings)
+    check_schema(engine)
+    r = Relay(
+        engine,
+        SystemClock(),
+        HttpSender(settings.webhook_timeout_s),
+        RelayPolicy(
+            max_attempts=settings.webhook_max_attempts,
+            backoff_base_s=settings.webhook_backoff_base_s,
+            backoff_max_s=settings.webhook_backoff_max_s,
+        ),
+    )
+    log = logging.getLogger("hubflow.relay")
+    click.echo("relay running; Ctrl-C to stop", err=True)
+    stop = threading.Event()
+    try:
+        r.run_forever(stop, settings.relay_interval_s, lambda e: log.warning("relay: %s", e))
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        r.close()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Upgrade the schema to this version of Hubflow."""
+    from hubflow.core.migrate import current_revision, upgrade
+
+    engine = _engine(Settings())
+    upgrade(engine)
+    click.echo(f"schema at {current_revision(engine)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision and the one this Hubflow needs."""
+    from hubflow.core.migrate import current_revision, head_revision
+
+    engine = _engine(Settings())
+    click.echo(f"database: {current_revision(engine) or 'empty'}; code: {head_revision()}")
+
+
+@main.group()
+def merchants() -> None:
+    """Merchants (tenants)."""
+
+
+@merchants.command("create")
+@click.argument("name")
+@click.option("--kind", default="retailer", show_default=True)
+def merchants_create(name: str, kind: str) -> None:
+    """Create a merchant and print its first API key (shown once)."""
+    from hubflow.catalog.service import create_merchant
+    from hubflow.core.clock import SystemClock
+    from hubflow.core.db import UnitOfWork
+
+    engine = _engine(Settings())
+    with UnitOfWork(engine) as uow:
+        merchant, key = create_merchant(uow, name, kind, SystemClock().now())
+    click.echo(f"merchant {merchant['id']} ({name})")
+    click.echo(f"api key (shown once, store it now): {key.secret}")
+
+
+@merchants.command("list")
+def merchants_list() -> None:
+    from sqlalchemy import select
+
+    from hubflow.catalog.store import merchants_table
+
+    engine = _engine(Settings())
+    with engine.connect() as conn:
+        for row in conn.execute(select(merchants_table).order_by(merchants_table.c.id)):
+            click.echo(f"{row.id}  {row.kind:<12}  {row.name}")
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--operator", "as_operator", is_flag=True, help="a network operator key")
+@click.option("--merchant", "merchant_id", default=None, help="a key for this merchant id")
+@click.option("--label", default="cli", show_default=True)
+def keys_create(as_operator: bool, merchant_id: str | None, label: str) -> None:
+    """Create an operator or merchant key and print it once."""
+    from hubflow.catalog.model import Role
+    from hubflow.catalog.service import create_key, get_merchant
+    from hubflow.core.clock import SystemClock
+    from hubflow.core.db import UnitOfWork
+
+    if as_operator == (merchant_id is not None):
+        raise click.UsageError("give exactly one of --operator or --merchant ID")
+    engine = _engine(Settings())
+    with UnitOfWork(engine) as uow:
+        if merchant_id is not None and get_merchant(uow.conn, merchant_id) is None:
+            raise click.ClickException(f"no merchant {merchant_id}")
+        role = Role.OPERATOR if as_operator else Role.MERCHANT
+        key, key_id = create_key(uow, role, merchant_id, label, SystemClock().now())
+    click.echo(f"key {key_id} prefix {key.prefix}")
+    click.echo(f"api key (shown once, store it now): {key.secret}")
+
+
+@keys.command("revoke")
+@click.argument("key_id_or_prefix")
+def keys_revoke(key_id_or_prefix: str) -> None:
+    """Revoke a key by its id or visible prefix."""
+    from hubflow.catalog.service import revoke_key
+    from hubflow.core.clock import SystemClock
+    from hubflow.core.db import UnitOfWork
+    from hubflow.core.errors import NotFound
+
+    engine = _engine(Settings())
+    try:
+        with UnitOfWork(engine) as uow:
+            n = revoke_key(uow, key_id_or_prefix, SystemClock().now())
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"revoked {n} key(s)")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    from hubflow.catalog.service import list_keys
+
+    engine = _engine(Settings())
+    with engine.connect() as conn:
+        for k in list_keys(conn, None):
+            state = "revoked" if k["revoked_at"] else "active"
+            click.echo(
+                f"{k['id']}  {k['prefix']}…  {k['role']:<8}  {k['merchant_id'] or '-':<30}"
+                f"  {state}  {k['label']}"
+            )
+
+
+@main.command()
+@click.option("--orders", "n_orders", default=300, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--db",
+    "db_path",
+    default="hubflow-demo.db",
+    show_default=True,
+    help="SQLite file for the demo (recreated each run)",
+)
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="keep serving the API after the summary",
+)
+def demo(n_orders: int, port: int, db_path: str, seed: int, serve: bool) -> None:
+    """Build a demo metro network, place orders through the HTTP API, and keep serving."""
+    from hubflow.sim.demo import run_demo
+
+    sys.exit(run_demo(n_orders=n_orders, port=port, db_path=db_path, seed=seed, serve=serve))
+
+
+if __name__ == "__main__":
+    main()

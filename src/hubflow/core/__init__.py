@@ -1,0 +1,1 @@
+"""Shared kernel: ids, money, geo, clock, errors, events, database and settings."""

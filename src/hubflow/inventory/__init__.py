@@ -1,0 +1,1 @@
+"""Stock per hub and product, reservations and the movement ledger."""

@@ -1,0 +1,446 @@
+"""Inventory use cases: receipts, adjustments, reservations and their release.
+
+Every stock change is one conditional UPDATE whose WHERE clause carries the
+invariant (``on_hand - reserved >= quantity`` and so on), so concurrent requests
+cannot oversell whatever the isolation level. Rows are always touched in
+(hub_id, product_id) order so two transactions never wait on each other in a
+cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
+
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import Conflict, InvalidInput, NotFound
+from hubflow.core.events import Event, record
+from hubflow.core.ids import new_id
+from hubflow.core.upsert import insert_on_conflict
+from hubflow.inventory.model import (
+    AdjustmentReason,
+    Movement,
+    MovementKind,
+    Position,
+    ReservationStatus,
+    StockRequest,
+)
+from hubflow.inventory.store import movements_table, reservations_table, stock_table
+
+__all__ = [
+    "Released",
+    "ReservationRace",
+    "adjust",
+    "available_by_hub",
+    "expire_due",
+    "list_movements",
+    "list_positions",
+    "position",
+    "receive",
+    "release_owner",
+    "reserve",
+    "ship_owner",
+    "transfer_owner",
+]
+
+MAX_UNITS = 1_000_000_000
+
+
+class ReservationRace(Exception):
+    """A conditional update found less stock than the plan assumed: re-plan."""
+
+    def __init__(self, failed: list[StockRequest]) -> None:
+        super().__init__(f"{len(failed)} reservation(s) lost a race")
+        self.failed = failed
+
+
+@dataclass(frozen=True)
+class Released:
+    hub_id: str
+    product_id: str
+    quantity: int
+    owner_id: str
+    merchant_id: str
+
+
+def _movements(
+    conn: Connection,
+    merchant_id: str,
+    kind: MovementKind,
+    items: Iterable[tuple[str, str, int]],
+    now: datetime,
+    *,
+    ref: str | None = None,
+    reason: str | None = None,
+    note: str | None = None,
+) -> None:
+    rows = []
+    for hub_id, product_id, quantity in items:
+        m = Movement.of(kind, quantity)
+        rows.append(
+            {
+                "id": new_id("mov"),
+                "hub_id": hub_id,
+                "product_id": product_id,
+                "merchant_id": merchant_id,
+                "kind": kind.value,
+                "on_hand_delta": m.on_hand_delta,
+                "reserved_delta": m.reserved_delta,
+                "reason": reason,
+                "note": note,
+                "ref": ref,
+                "created_at": now,
+            }
+        )
+    if rows:
+        conn.execute(insert(movements_table), rows)
+
+
+def position(conn: Connection, hub_id: str, product_id: str) -> Position:
+    row = conn.execute(
+        select(stock_table.c.on_hand, stock_table.c.reserved).where(
+            stock_table.c.hub_id == hub_id, stock_table.c.product_id == product_id
+        )
+    ).first()
+    return Position(row.on_hand, row.reserved) if row else Position()
+
+
+def receive(
+    uow: UnitOfWork,
+    merchant_id: str,
+    hub_id: str,
+    product_id: str,
+    quantity: int,
+    now: datetime,
+    *,
+    ref: str | None = None,
+    note: str | None = None,
+) -> Position:
+    if quantity <= 0:
+        raise InvalidInput("quantity must be positive", code="invalid_quantity")
+    conn = uow.conn
+    stmt = insert_on_conflict(conn, stock_table).values(
+        hub_id=hub_id,
+        product_id=product_id,
+        merchant_id=merchant_id,
+        on_hand=quantity,
+        reserved=0,
+        updated_at=now,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["hub_id", "product_id"],
+        set_={"on_hand": stock_table.c.on_hand + quantity, "updated_at": now},
+        where=stock_table.c.on_hand + quantity <= MAX_UNITS,
+    )
+    if conn.execute(stmt).rowcount == 0:
+        raise Conflict("stock would exceed the maximum units per position", code="stock_overflow")
+    _movements(
+        conn,
+        merchant_id,
+        MovementKind.RECEIPT,
+        [(hub_id, product_id, quantity)],
+        now,
+        ref=ref,
+        note=note,
+    )
+    after = position(conn, hub_id, product_id)
+    _stock_event(conn, "stock.received", merchant_id, hub_id, product_id, quantity, after, now)
+    return after
+
+
+def adjust(
+    uow: UnitOfWork,
+    merchant_id: str,
+    hub_id: str,
+    product_id: str,
+    delta: int,
+    reason: AdjustmentReason,
+    now: datetime,
+    *,
+    note: str | None = None,
+) -> Position:
+    """Correct on-hand stock; never below what is reserved."""
+    if delta == 0:
+        raise InvalidInput("delta must not be zero", code="invalid_quantity")
+    conn = uow.conn
+    s = stock_table.c
+    res = conn.execute(
+        update(stock_table)
+        .where(
+            s.hub_id == hub_id,
+            s.product_id == product_id,
+            s.merchant_id == merchant_id,
+            s.on_hand + delta >= s.reserved,
+            s.on_hand + delta <= MAX_UNITS,
+        )
+        .values(on_hand=s.on_hand + delta, updated_at=now)
+    )
+    if res.rowcount == 0:
+        current = position(conn, hub_id, product_id)
+        if current == Position() and delta < 0:
+            raise NotFound("no stock of this product at this hub", code="stock_not_found")
+        raise Conflict(
+            "adjustment would leave less on hand than is reserved",
+            code="adjustment_below_reserved",
+            details={"on_hand": current.on_hand, "reserved": current.reserved, "delta": delta},
+        )
+    _movements(
+        conn,
+        merchant_id,
+        MovementKind.ADJUSTMENT,
+        [(hub_id, product_id, delta)],
+        now,
+        reason=reason.value,
+        note=note,
+    )
+    after = position(conn, hub_id, product_id)
+    _stock_event(
+        conn,
+        "stock.adjusted",
+        merchant_id,
+        hub_id,
+        product_id,
+        delta,
+        after,
+        now,
+        reason=reason.value,
+    )
+    return after
+
+
+def _stock_event(
+    conn: Connection,
+    kind: str,
+    merchant_id: str,
+    hub_id: str,
+    product_id: str,
+    delta: int,
+    after: Position,
+    now: datetime,
+    **extra: str,
+) -> None:
+    payload: dict[str, Any] = {
+        "hub_id": hub_id,
+        "product_id": product_id,
+        "delta": delta,
+        "on_hand": after.on_hand,
+        "reserved": after.reserved,
+        **extra,
+    }
+    record(conn, [Event(kind, product_id, merchant_id, payload)], now)
+
+
+def available_by_hub(
+    conn: Connection, merchant_id: str, product_ids: list[str]
+) -> dict[str, dict[str, int]]:
+    """hub_id -> product_id -> units available to promise (on hand less reserved)."""
+    s = stock_table.c
+    rows = conn.execute(
+        select(s.hub_id, s.product_id, (s.on_hand - s.reserved).label("available")).where(
+            s.merchant_id == merchant_id, s.product_id.in_(sorted(set(product_ids)))
+        )
+    )
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.available > 0:
+            out.setdefault(r.hub_id, {})[r.product_id] = r.available
+    return out
+
+
+def reserve(
+    uow: UnitOfWork,
+    merchant_id: str,
+    owner_id: str,
+    requests: list[StockRequest],
+    now: datetime,
+    *,
+    expires_at: datetime | None = None,
+) -> list[str]:
+    """Reserve every request or raise ReservationRace (the caller rolls back)."""
+    conn = uow.conn
+    ordered = sorted(requests, key=lambda r: (r.hub_id, r.product_id))
+    s = stock_table.c
+    stmt = (
+        update(stock_table)
+        .where(
+            s.hub_id == bindparam("b_hub"),
+            s.product_id == bindparam("b_product"),
+            s.merchant_id == merchant_id,
+            s.on_hand - s.reserved >= bindparam("b_qty"),
+        )
+        .values(reserved=s.reserved + bindparam("b_qty"), updated_at=now)
+    )
+    failed = []
+    for r in ordered:
+        res = conn.execute(
+            stmt, {"b_hub": r.hub_id, "b_product": r.product_id, "b_qty": r.quantity}
+        )
+        if res.rowcount != 1:
+            failed.append(r)
+    if failed:
+        raise ReservationRace(failed)
+    ids = [new_id("res") for _ in ordered]
+    conn.execute(
+        insert(reservations_table),
+        [
+            {
+                "id": rid,
+                "merchant_id": merchant_id,
+                "owner_id": owner_id,
+                "hub_id": r.hub_id,
+                "product_id": r.product_id,
+                "quantity": r.quantity,
+                "status": ReservationStatus.ACTIVE.value,
+                "expires_at": expires_at,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for rid, r in zip(ids, ordered, strict=True)
+        ],
+    )
+    _movements(
+        conn,
+        merchant_id,
+        MovementKind.RESERVE,
+        [(r.hub_id, r.product_id, r.quantity) for r in ordered],
+        now,
+        ref=owner_id,
+    )
+    return ids
+
+
+def _close_reservations(
+    uow: UnitOfWork,
+    condition: Any,
+    new_status: ReservationStatus,
+    kind: MovementKind,
+    now: datetime,
+) -> list[Released]:
+    """Flip active reservations matching ``condition`` and apply their stock movement.
+
+    The status flip is itself conditional (``status = 'active'``), so a
+    reservation is released, shipped or expired exactly once.
+    """
+    conn = uow.conn
+    r = reservations_table.c
+    rows = conn.execute(
+        update(reservations_table)
+        .where(condition, r.status == ReservationStatus.ACTIVE.value)
+        .values(status=new_status.value, updated_at=now)
+        .returning(r.merchant_id, r.owner_id, r.hub_id, r.product_id, r.quantity)
+    ).all()
+    rows = sorted(rows, key=lambda x: (x.hub_id, x.product_id))
+    s = stock_table.c
+    movement = Movement.of(kind, 1)
+    for row in rows:
+        q = row.quantity
+        res = conn.execute(
+            update(stock_table)
+            .where(
+                s.hub_id == row.hub_id,
+                s.product_id == row.product_id,
+                s.reserved >= q,
+                s.on_hand >= q * -movement.on_hand_delta,
+            )
+            .values(
+                reserved=s.reserved + movement.reserved_delta * q,
+                on_hand=s.on_hand + movement.on_hand_delta * q,
+                updated_at=now,
+            )
+        )
+        if res.rowcount != 1:  # would mean the ledger and the position disagree
+            raise RuntimeError(f"stock position lost track of reservation for {row.product_id}")
+        _movements(
+            conn, row.merchant_id, kind, [(row.hub_id, row.product_id, q)], now, ref=row.owner_id
+        )
+    return [Released(x.hub_id, x.product_id, x.quantity, x.owner_id, x.merchant_id) for x in rows]
+
+
+def release_owner(uow: UnitOfWork, owner_id: str, now: datetime) -> list[Released]:
+    c = reservations_table.c.owner_id == owner_id
+    return _close_reservations(uow, c, ReservationStatus.RELEASED, MovementKind.RELEASE, now)
+
+
+def ship_owner(
+    uow: UnitOfWork, owner_id: str, now: datetime, hub_id: str | None = None
+) -> list[Released]:
+    """Consume reservations as the goods leave the hub (on-hand and reserved both drop)."""
+    c = reservations_table.c.owner_id == owner_id
+    if hub_id is not None:
+        c = and_(c, reservations_table.c.hub_id == hub_id)
+    return _close_reservations(uow, c, ReservationStatus.SHIPPED, MovementKind.SHIP, now)
+
+
+def expire_due(uow: UnitOfWork, now: datetime) -> list[Released]:
+    r = reservations_table.c
+    c = and_(r.expires_at.is_not(None), r.expires_at <= now)
+    return _close_reservations(uow, c, ReservationStatus.EXPIRED, MovementKind.RELEASE, now)
+
+
+def transfer_owner(
+    uow: UnitOfWork, merchant_id: str, from_owner: str, to_owner: str, now: datetime
+) -> list[StockRequest]:
+    """Hand a hold's live reservations to an order, clearing their expiry."""
+    r = reservations_table.c
+    rows = uow.conn.execute(
+        update(reservations_table)
+        .where(
+            r.owner_id == from_owner,
+            r.merchant_id == merchant_id,
+            r.status == ReservationStatus.ACTIVE.value,
+            r.expires_at > now,
+        )
+        .values(owner_id=to_owner, expires_at=None, updated_at=now)
+        .returning(r.hub_id, r.product_id, r.quantity)
+    ).all()
+    return [StockRequest(x.hub_id, x.product_id, x.quantity) for x in rows]
+
+
+def list_positions(
+    conn: Connection,
+    merchant_id: str | None,
+    *,
+    product_id: str | None = None,
+    hub_id: str | None = None,
+    after: tuple[str, str] | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    s = stock_table.c
+    q = select(stock_table).order_by(s.hub_id, s.product_id).limit(limit)
+    if merchant_id is not None:
+        q = q.where(s.merchant_id == merchant_id)
+    if product_id is not None:
+        q = q.where(s.product_id == product_id)
+    if hub_id is not None:
+        q = q.where(s.hub_id == hub_id)
+    if after is not None:
+        q = q.where((s.hub_id > after[0]) | ((s.hub_id == after[0]) & (s.product_id > after[1])))
+    return [
+        {**dict(row._mapping), "available": row.on_hand - row.reserved} for row in conn.execute(q)
+    ]
+
+
+def list_movements(
+    conn: Connection,
+    merchant_id: str | None,
+    *,
+    product_id: str | None = None,
+    hub_id: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    m = movements_table.c
+    q = select(movements_table).order_by(m.id).limit(limit)
+    if merchant_id is not None:
+        q = q.where(m.merchant_id == merchant_id)
+    if product_id is not None:
+        q = q.where(m.product_id == product_id)
+    if hub_id is not None:
+        q = q.where(m.hub_id == hub_id)
+    if after is not None:
+        q = q.where(m.id > after)
+    return [dict(row._mapping) for row in conn.execute(q)]

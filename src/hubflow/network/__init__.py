@@ -1,0 +1,1 @@
+"""Hubs of the network: fulfillment centers, stores and dark stores."""

@@ -1,0 +1,1 @@
+"""Order intake, lines, shipments, the order state machine and sourcing."""
