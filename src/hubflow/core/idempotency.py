@@ -61,12 +61,14 @@ def claim(
 ) -> Stored | None:
     """Claim ``key`` for this request, or return the response stored for it."""
     t = idempotency_table
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
     inserted = conn.execute(
         insert_on_conflict(conn, t)
         .values(scope=scope, key=key, request_hash=request_hash, created_at=now)
         .on_conflict_do_nothing(index_elements=["scope", "key"])
-    ).rowcount
-    if inserted == 1:
+        .returning(t.c.key)
+    ).first()
+    if inserted is not None:
         return None
     row = conn.execute(
         select(t.c.request_hash, t.c.status_code, t.c.response).where(

@@ -136,7 +136,7 @@ def receive(
         set_={"on_hand": stock_table.c.on_hand + quantity, "updated_at": now},
         where=stock_table.c.on_hand + quantity <= MAX_UNITS,
     )
-    if conn.execute(stmt).rowcount == 0:
+    if conn.execute(stmt.returning(stock_table.c.on_hand)).first() is None:
         raise Conflict("stock would exceed the maximum units per position", code="stock_overflow")
     _movements(
         conn,
