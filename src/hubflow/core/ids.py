@@ -45,6 +45,6 @@ def new_id(prefix: str, now_ms: int | None = None) -> str:
 
 
 def is_valid_id(value: str, prefix: str | None = None) -> bool:
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):  # match() would let a trailing newline through
         return False
     return prefix is None or value.startswith(prefix + "_")

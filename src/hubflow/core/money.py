@@ -19,7 +19,8 @@ class Money:
     def __post_init__(self) -> None:
         if not isinstance(self.amount, int) or isinstance(self.amount, bool):
             raise TypeError("amount must be an int of minor units")
-        if len(self.currency) != 3 or not self.currency.isupper() or not self.currency.isalpha():
+        code = self.currency
+        if len(code) != 3 or not (code.isascii() and code.isalpha() and code.isupper()):
             raise ValueError(f"bad currency code {self.currency!r}")
 
     def _same(self, other: Money) -> None:

@@ -180,13 +180,22 @@ def adjust(
         .values(on_hand=s.on_hand + delta, updated_at=now)
     )
     if res.rowcount == 0:
-        current = position(conn, hub_id, product_id)
-        if current == Position() and delta < 0:
+        # Say why, from this merchant's own row only (never another tenant's figures).
+        row = conn.execute(
+            select(s.on_hand, s.reserved).where(
+                s.hub_id == hub_id, s.product_id == product_id, s.merchant_id == merchant_id
+            )
+        ).first()
+        if row is None:
             raise NotFound("no stock of this product at this hub", code="stock_not_found")
+        if row.on_hand + delta > MAX_UNITS:
+            raise Conflict(
+                "stock would exceed the maximum units per position", code="stock_overflow"
+            )
         raise Conflict(
             "adjustment would leave less on hand than is reserved",
             code="adjustment_below_reserved",
-            details={"on_hand": current.on_hand, "reserved": current.reserved, "delta": delta},
+            details={"on_hand": row.on_hand, "reserved": row.reserved, "delta": delta},
         )
     _movements(
         conn,
@@ -260,29 +269,17 @@ def reserve(
     *,
     expires_at: datetime | None = None,
 ) -> list[str]:
-    """Reserve every request or raise ReservationRace (the caller rolls back)."""
+    """Reserve every request or raise ReservationRace (the caller rolls back).
+
+    The ledger rows go in first and the conditional stock UPDATEs last, so the
+    row locks on the (hot) stock positions are held only until the caller
+    commits, not across the inserts; callers should reserve as the last write
+    of their transaction for the same reason.
+    """
+    if any(r.quantity <= 0 for r in requests):
+        raise InvalidInput("quantities must be positive", code="invalid_quantity")
     conn = uow.conn
     ordered = sorted(requests, key=lambda r: (r.hub_id, r.product_id))
-    s = stock_table.c
-    stmt = (
-        update(stock_table)
-        .where(
-            s.hub_id == bindparam("b_hub"),
-            s.product_id == bindparam("b_product"),
-            s.merchant_id == merchant_id,
-            s.on_hand - s.reserved >= bindparam("b_qty"),
-        )
-        .values(reserved=s.reserved + bindparam("b_qty"), updated_at=now)
-    )
-    failed = []
-    for r in ordered:
-        res = conn.execute(
-            stmt, {"b_hub": r.hub_id, "b_product": r.product_id, "b_qty": r.quantity}
-        )
-        if res.rowcount != 1:
-            failed.append(r)
-    if failed:
-        raise ReservationRace(failed)
     ids = [new_id("res") for _ in ordered]
     conn.execute(
         insert(reservations_table),
@@ -310,6 +307,26 @@ def reserve(
         now,
         ref=owner_id,
     )
+    s = stock_table.c
+    stmt = (
+        update(stock_table)
+        .where(
+            s.hub_id == bindparam("b_hub"),
+            s.product_id == bindparam("b_product"),
+            s.merchant_id == merchant_id,
+            s.on_hand - s.reserved >= bindparam("b_qty"),
+        )
+        .values(reserved=s.reserved + bindparam("b_qty"), updated_at=now)
+    )
+    failed = []
+    for r in ordered:
+        res = conn.execute(
+            stmt, {"b_hub": r.hub_id, "b_product": r.product_id, "b_qty": r.quantity}
+        )
+        if res.rowcount != 1:
+            failed.append(r)
+    if failed:
+        raise ReservationRace(failed)
     return ids
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from hubflow.core.clock import ensure_utc
 from hubflow.core.geo import LatLng
 
 __all__ = ["DAYS", "Capability", "Hub", "HubKind", "OpeningHours", "parse_hhmm"]
@@ -50,23 +51,14 @@ class OpeningHours:
         t = local.time()
         for start, end in self.week.get(today, []):
             s, e = parse_hhmm(start), parse_hhmm(end)
-            if (s <= e and s <= t < e) or (s > e and t >= s):
+            # "24:00" parses to time.max, so an interval ending then includes time.max itself.
+            if (s <= e and s <= t and (t < e or e == time.max)) or (s > e and t >= s):
                 return True
         for start, end in self.week.get(yesterday, []):
             s, e = parse_hhmm(start), parse_hhmm(end)
             if s > e and t < e:
                 return True
         return False
-
-    def next_open(self, local: datetime, *, horizon_days: int = 8) -> datetime | None:
-        """The first local minute at or after ``local`` when the hub is open."""
-        step = timedelta(minutes=15)
-        probe = local.replace(second=0, microsecond=0)
-        for _ in range(horizon_days * 24 * 4):
-            if self.is_open(probe):
-                return probe
-            probe = probe + step
-        return None
 
 
 @dataclass(frozen=True)
@@ -83,7 +75,7 @@ class Hub:
     active: bool = True
 
     def is_open(self, at: datetime) -> bool:
-        return self.hours.is_open(at.astimezone(ZoneInfo(self.timezone)))
+        return self.hours.is_open(ensure_utc(at).astimezone(ZoneInfo(self.timezone)))
 
     @property
     def ships(self) -> bool:

@@ -1,9 +1,9 @@
 """Order sourcing: which hubs supply which units (pure).
 
 Policy for now: the nearest open hub that holds every line; otherwise a split
-across the fewest hubs (exact up to ``EXACT_SPLIT_MAX`` hubs, greedy beyond),
-preferring open and nearby hubs. Hubs that are closed now are used only when
-no open hub can serve; the order then waits for them to open.
+across the fewest open hubs (exact up to ``EXACT_SPLIT_MAX`` hubs, greedy
+beyond), preferring nearby hubs. Hubs that are closed now are used only when the
+open hubs together cannot serve the order; it then waits for them to open.
 """
 
 from __future__ import annotations
@@ -83,6 +83,14 @@ def plan_sourcing(
     short = {p: (q, totals[p]) for p, q in lines.items() if totals[p] < q}
     if short:
         return Shortfall(short)
+    open_now = [c for c in ranked if c.open_now]
+    if open_now and _covers(tuple(open_now), lines):
+        return _plan_within(open_now, lines)
+    return _plan_within(ranked, lines)
+
+
+def _plan_within(ranked: list[Candidate], lines: dict[str, int]) -> list[StockRequest]:
+    """Fewest hubs from ``ranked`` (which together cover ``lines``), best-ranked first."""
     for c in ranked:
         if _covers((c,), lines):
             return _allocate((c,), lines)

@@ -67,7 +67,8 @@ class RelayPolicy:
 
 def backoff_delay(attempts: int, policy: RelayPolicy, rng: random.Random) -> timedelta:
     """Exponential back-off after ``attempts`` failed tries, capped, with jitter."""
-    base = min(policy.backoff_max_s, policy.backoff_base_s * 2 ** (attempts - 1))
+    # Cap the exponent too: 2.0 * 2**1100 overflows a float long before min() can cap it.
+    base = min(policy.backoff_max_s, policy.backoff_base_s * 2 ** min(attempts - 1, 512))
     spread = base * policy.jitter
     return timedelta(seconds=max(0.0, base + rng.uniform(-spread, spread)))
 
