@@ -87,6 +87,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI reports a JSON body that is not even UTF-8 as a bare 400.
+            return _error(400, "malformed_json", "the request body is not valid JSON")
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         resp = _error(exc.status_code, code, str(exc.detail))
         if exc.headers:
@@ -191,7 +194,8 @@ def create_app(
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
+        # async: answered on the event loop, never queued behind a saturated thread pool.
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"])

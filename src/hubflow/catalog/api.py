@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from hubflow.api.deps import AnyCaller, MerchantCaller, OperatorCaller, State
 from hubflow.api.pagination import Cursor, Limit, decode_cursor, page
@@ -38,6 +38,15 @@ class MerchantCreated(MerchantOut):
 class KeyIn(Strict):
     label: text(200) = "api"  # type: ignore[valid-type]
     expires_at: AwareDatetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        # 9999-12-31T23:59-14:00 is a valid timestamp that has no UTC datetime.
+        try:
+            return v.astimezone(UTC) if v is not None else None
+        except OverflowError as exc:
+            raise ValueError("must be a time that exists in UTC") from exc
 
 
 class KeyOut(BaseModel):
