@@ -29,9 +29,7 @@ from hubflow.core.db import UnitOfWork, make_engine, metadata
 from hubflow.core.migrate import upgrade
 from hubflow.core.settings import Settings
 
-PG_URL = os.environ.get(
-    "HUBFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("HUBFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # A Monday afternoon in Seattle (15:00 UTC = 07:00 PST).
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -170,8 +168,9 @@ class Api:
         assert r.status_code == 201, r.text
 
     @staticmethod
-    def order_body(lines: list[tuple[str, int]], lat: float = 47.61, lng: float = -122.33,
-                   **extra: Any) -> dict[str, Any]:
+    def order_body(
+        lines: list[tuple[str, int]], lat: float = 47.61, lng: float = -122.33, **extra: Any
+    ) -> dict[str, Any]:
         return {
             "lines": [{"product_id": p, "quantity": q} for p, q in lines],
             "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},

@@ -6,8 +6,9 @@ def test_order_round_trip(api: Api) -> None:
     mid, m = api.merchant()
     p = api.product(m)
     api.receive(m, hub, p, 5)
-    r = api.client.post("/v1/orders", json=api.order_body([(p, 2)]),
-                        headers={**m, "Idempotency-Key": "a"})
+    r = api.client.post(
+        "/v1/orders", json=api.order_body([(p, 2)]), headers={**m, "Idempotency-Key": "a"}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "allocated"
     assert r.json()["merchant_id"] == mid

@@ -38,6 +38,7 @@ def import_tables() -> None:
     import hubflow.inventory.store
     import hubflow.network.store
     import hubflow.orders.store
+    import hubflow.promise.store
     import hubflow.webhooks.store  # noqa: F401
 
 
@@ -182,6 +183,7 @@ def create_app(
     from hubflow.inventory.api import router as inventory_router
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
+    from hubflow.promise.api import router as promise_router
     from hubflow.webhooks.api import router as webhooks_router
 
     for router in (
@@ -189,6 +191,7 @@ def create_app(
         network_router,
         inventory_router,
         orders_router,
+        promise_router,
         webhooks_router,
     ):
         app.include_router(router)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from hubflow.catalog.model import Role
 from hubflow.catalog.service import Principal, authenticate, get_merchant
@@ -40,7 +41,11 @@ class AppState:
             ev.set()
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def``
+# dependency in the thread pool, and each such hop costs more CPU than the work.
+
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.hubflow
     return state
 
@@ -65,13 +70,13 @@ def _caller(
         return authenticate(uow.conn, secret, state.clock.now())
 
 
-def _operator(caller: Annotated[Principal, Depends(_caller)]) -> Principal:
+async def _operator(caller: Annotated[Principal, Depends(_caller)]) -> Principal:
     if caller.role is not Role.OPERATOR:
         raise Forbidden("this call needs the network operator's key", code="operator_only")
     return caller
 
 
-def _merchant(
+async def _merchant(
     state: State,
     caller: Annotated[Principal, Depends(_caller)],
     on_behalf_of: Annotated[
@@ -92,10 +97,14 @@ def _merchant(
         )
     if not is_valid_id(on_behalf_of, "mer"):
         raise NotFound(f"merchant {on_behalf_of} not found", code="merchant_not_found")
-    with UnitOfWork(state.engine, readonly=True) as uow:
-        if get_merchant(uow.conn, on_behalf_of) is None:
-            raise NotFound(f"merchant {on_behalf_of} not found", code="merchant_not_found")
+    if not await run_in_threadpool(_merchant_exists, state, on_behalf_of):
+        raise NotFound(f"merchant {on_behalf_of} not found", code="merchant_not_found")
     return Principal(Role.MERCHANT, caller.key_id, on_behalf_of)
+
+
+def _merchant_exists(state: AppState, merchant_id: str) -> bool:
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return get_merchant(uow.conn, merchant_id) is not None
 
 
 AnyCaller = Annotated[Principal, Depends(_caller)]

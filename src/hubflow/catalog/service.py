@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubflow.catalog.model import NewKey, Product, Role, generate_key, hash_key
@@ -130,13 +130,24 @@ def revoke_key(
     return revoked
 
 
+# Hot-path statements are built once: building a statement costs more CPU than running it.
+_KEY_BY_HASH = select(
+    api_keys_table.c.id,
+    api_keys_table.c.role,
+    api_keys_table.c.merchant_id,
+    api_keys_table.c.expires_at,
+    api_keys_table.c.revoked_at,
+).where(api_keys_table.c.key_hash == bindparam("b_hash"))
+
+# By primary key only, the tenant checked on the rows: with "merchant_id = ? AND id IN
+# (...)" SQLite picks the (merchant_id, sku) index and scans all the merchant's products.
+_PRODUCTS_BY_ID = select(products_table).where(
+    products_table.c.id.in_(bindparam("b_ids", expanding=True)),
+)
+
+
 def authenticate(conn: Connection, secret: str, now: datetime) -> Principal:
-    t = api_keys_table
-    row = conn.execute(
-        select(t.c.id, t.c.role, t.c.merchant_id, t.c.expires_at, t.c.revoked_at).where(
-            t.c.key_hash == hash_key(secret)
-        )
-    ).first()
+    row = conn.execute(_KEY_BY_HASH, {"b_hash": hash_key(secret)}).first()
     if row is None:
         raise Unauthorized("unknown API key", code="invalid_api_key")
     if row.revoked_at is not None:
@@ -181,13 +192,8 @@ def products_by_id(
 ) -> dict[str, Product]:
     if not product_ids:
         return {}
-    rows = conn.execute(
-        select(products_table).where(
-            products_table.c.merchant_id == merchant_id,
-            products_table.c.id.in_(sorted(set(product_ids))),
-        )
-    )
-    return {r.id: product_from_row(r) for r in rows}
+    rows = conn.execute(_PRODUCTS_BY_ID, {"b_ids": sorted(set(product_ids))})
+    return {r.id: product_from_row(r) for r in rows if r.merchant_id == merchant_id}
 
 
 def list_products(

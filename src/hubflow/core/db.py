@@ -8,12 +8,20 @@ conditional updates, never from reading first and writing after.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
-from sqlalchemy.pool import NullPool
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: threads still queue, processes do not
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["UnitOfWork", "is_postgres", "make_engine", "metadata"]
 
@@ -33,7 +41,7 @@ def is_postgres(bind: Engine | Connection) -> bool:
 
 def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, pool_size=pool_size, echo=echo)
     return create_engine(
         url,
         pool_size=pool_size,
@@ -43,14 +51,70 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+SQLITE_BUSY_S = 60
+
+
+class _WriterGate:
+    """SQLite has one writer at a time. Write units of work queue here instead of in
+    SQLite's busy handler, which polls with sleeps of up to 100 ms (seconds of tail
+    latency under concurrent writes): threads of a process on a lock, processes
+    (``serve --workers N``) on an flock of a file beside the database, polled every
+    millisecond or two. Read-only units of work never take it; writes outside a
+    unit of work (migrations) still meet the busy handler.
+    """
+
+    def __init__(self, lock_path: str | None) -> None:
+        self._local = threading.Lock()
+        self._fd: int | None = None
+        if lock_path is not None and fcntl is not None:
+            try:
+                self._fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:  # a read-only folder: processes fall back to the busy handler
+                return
+            weakref.finalize(self, os.close, self._fd)
+
+    def acquire(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        if not self._local.acquire(timeout=timeout_s):
+            return False
+        if self._fd is None or fcntl is None:
+            return True
+        delay = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._local.release()
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 0.002)
+
+    def release(self) -> None:
+        if self._fd is not None and fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._local.release()
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterGate] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_engine(url: str, *, pool_size: int, echo: bool) -> Engine:
     memory = url in ("sqlite://", "sqlite:///:memory:")
+    # File databases keep their connections in a pool: opening one per transaction
+    # costs the PRAGMAs below and, when the last one closes, a WAL checkpoint (4x
+    # slower order intake). Pooled connections hold no lock between transactions.
+    pool: dict[str, Any] = {} if memory else {"pool_size": pool_size, "max_overflow": pool_size}
     engine = create_engine(
         url,
         echo=echo,
-        connect_args={"check_same_thread": False, "timeout": 60},
-        poolclass=None if memory else NullPool,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S},
+        **pool,
     )
+
+    database = engine.url.database
+    _SQLITE_WRITERS[engine] = _WriterGate(None if memory or not database else database + ".lock")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -61,7 +125,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_S * 1000}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -96,19 +160,35 @@ class UnitOfWork:
 
     @contextmanager
     def _open(self) -> Iterator[UnitOfWork]:
-        conn = self.engine.connect()
-        if self.readonly:
-            conn = conn.execution_options(hubflow_readonly=True)
+        lock = None if self.readonly else _SQLITE_WRITERS.get(self.engine)
+        if lock is not None and not lock.acquire(SQLITE_BUSY_S):
+            raise TimeoutError("another transaction held the SQLite database for too long")
         try:
-            with conn.begin():
-                self._conn = conn
+            with self._transaction():
                 yield self
         finally:
-            self._conn = None
-            conn.close()
+            if lock is not None:
+                lock.release()
         for fn in self._after:
             fn()
         self._after.clear()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self.engine.connect()
+        if self.readonly:
+            conn = conn.execution_options(hubflow_readonly=True)
+            if is_postgres(conn):
+                # At READ COMMITTED every statement takes its own snapshot anyway, so a
+                # read-only transaction adds nothing but the BEGIN and COMMIT round trips.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with conn.begin():
+                self._conn = conn
+                yield
+        finally:
+            self._conn = None
+            conn.close()
 
     def __enter__(self) -> UnitOfWork:
         self._cm = self._open()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    bindparam,
     select,
     update,
 )
@@ -56,6 +57,34 @@ def body_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+_CLAIM: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING, built once
+
+_COMPLETE = (
+    update(idempotency_table)
+    .where(
+        idempotency_table.c.scope == bindparam("b_scope"),
+        idempotency_table.c.key == bindparam("b_key"),
+    )
+    .values(
+        status_code=bindparam("b_status"),
+        response=bindparam("b_response", type_=idempotency_table.c.response.type),
+    )
+)
+
+
+def _claim_statement(conn: Connection) -> Any:
+    stmt = _CLAIM.get(conn.dialect.name)
+    if stmt is None:
+        t = idempotency_table
+        stmt = (
+            insert_on_conflict(conn, t)
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(t.c.key)
+        )
+        _CLAIM[conn.dialect.name] = stmt
+    return stmt
+
+
 def claim(
     conn: Connection, scope: str, key: str, request_hash: str, now: datetime
 ) -> Stored | None:
@@ -63,10 +92,8 @@ def claim(
     t = idempotency_table
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
     inserted = conn.execute(
-        insert_on_conflict(conn, t)
-        .values(scope=scope, key=key, request_hash=request_hash, created_at=now)
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(t.c.key)
+        _claim_statement(conn),
+        {"scope": scope, "key": key, "request_hash": request_hash, "created_at": now},
     ).first()
     if inserted is not None:
         return None
@@ -84,9 +111,7 @@ def claim(
 
 
 def complete(conn: Connection, scope: str, key: str, status_code: int, response: Any) -> None:
-    t = idempotency_table
     conn.execute(
-        update(t)
-        .where(t.c.scope == scope, t.c.key == key)
-        .values(status_code=status_code, response=response)
+        _COMPLETE,
+        {"b_scope": scope, "b_key": key, "b_status": status_code, "b_response": response},
     )

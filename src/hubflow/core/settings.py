@@ -34,3 +34,31 @@ class Settings(BaseSettings):
     # inventory
     hold_ttl_default_s: int = Field(default=900, ge=1)
     sourcing_retries: int = Field(default=3, ge=1, le=10)
+
+    # delivery promise
+    promise_strategy: str = Field(
+        default="lowest_cost", description="order sourcing strategy: lowest_cost, nearest_first"
+    )
+    promise_split_penalty: float = Field(
+        default=500.0, ge=0, description="cost (minor units) of each extra hub in a split"
+    )
+    promise_exact_split_max: int = Field(
+        default=3, ge=1, le=6, description="largest split searched exactly (greedy beyond)"
+    )
+    promise_exact_search_hubs: int = Field(
+        default=16, ge=2, le=40, description="cheapest candidate hubs in the exact split search"
+    )
+    promise_quote_ttl_s: int = Field(default=600, ge=10, le=86_400)
+    promise_pickup_locations_max: int = Field(default=5, ge=1, le=50)
+    promise_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    promise_default_capacity: dict[str, int] = Field(
+        default_factory=dict,
+        description='per-slot capacity by option where a hub sets none, e.g. {"express_2h": 20}',
+    )
+    promise_fees: dict[str, int] = Field(
+        default_factory=dict, description="default fee table (minor units) by option"
+    )
+    promise_member_free_threshold: dict[str, int] = Field(
+        default_factory=dict,
+        description="default cart value from which members deliver free, by option",
+    )

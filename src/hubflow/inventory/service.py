@@ -9,7 +9,7 @@ cycle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -243,20 +243,48 @@ def _stock_event(
     record(conn, [Event(kind, product_id, merchant_id, payload)], now)
 
 
-def available_by_hub(
-    conn: Connection, merchant_id: str, product_ids: list[str]
-) -> dict[str, dict[str, int]]:
-    """hub_id -> product_id -> units available to promise (on hand less reserved)."""
-    s = stock_table.c
-    rows = conn.execute(
-        select(s.hub_id, s.product_id, (s.on_hand - s.reserved).label("available")).where(
-            s.merchant_id == merchant_id, s.product_id.in_(sorted(set(product_ids)))
-        )
+# Hot-path statements are built once: building a statement costs more CPU than running it.
+_AVAILABLE = select(
+    stock_table.c.hub_id,
+    stock_table.c.product_id,
+    (stock_table.c.on_hand - stock_table.c.reserved).label("available"),
+).where(
+    stock_table.c.merchant_id == bindparam("b_merchant"),
+    stock_table.c.product_id.in_(bindparam("b_ids", expanding=True)),
+)
+
+# The invariant lives in the WHERE clause: the row changes only if enough is free.
+_RESERVE = (
+    update(stock_table)
+    .where(
+        stock_table.c.hub_id == bindparam("b_hub"),
+        stock_table.c.product_id == bindparam("b_product"),
+        stock_table.c.merchant_id == bindparam("b_merchant"),
+        # b_floor: units the hub keeps back from online orders (safety stock for walk-ins).
+        stock_table.c.on_hand - stock_table.c.reserved - bindparam("b_floor") >= bindparam("b_qty"),
     )
+    .values(
+        reserved=stock_table.c.reserved + bindparam("b_qty"),
+        updated_at=bindparam("b_now", type_=stock_table.c.updated_at.type),
+    )
+)
+
+
+def available_by_hub(
+    conn: Connection,
+    merchant_id: str,
+    product_ids: list[str],
+    *,
+    floors: Mapping[str, int] | None = None,
+) -> dict[str, dict[str, int]]:
+    """hub_id -> product_id -> units available to promise (on hand less reserved, less the
+    hub's ``floors`` units of safety stock)."""
+    rows = conn.execute(_AVAILABLE, {"b_merchant": merchant_id, "b_ids": sorted(set(product_ids))})
     out: dict[str, dict[str, int]] = {}
     for r in rows:
-        if r.available > 0:
-            out.setdefault(r.hub_id, {})[r.product_id] = r.available
+        available = r.available - (floors.get(r.hub_id, 0) if floors else 0)
+        if available > 0:
+            out.setdefault(r.hub_id, {})[r.product_id] = available
     return out
 
 
@@ -268,8 +296,12 @@ def reserve(
     now: datetime,
     *,
     expires_at: datetime | None = None,
+    floors: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Reserve every request or raise ReservationRace (the caller rolls back).
+
+    ``floors`` (hub -> units) is safety stock each position keeps back: a request
+    succeeds only if on hand less reserved less the floor still covers it.
 
     The ledger rows go in first and the conditional stock UPDATEs last, so the
     row locks on the (hot) stock positions are held only until the caller
@@ -307,21 +339,18 @@ def reserve(
         now,
         ref=owner_id,
     )
-    s = stock_table.c
-    stmt = (
-        update(stock_table)
-        .where(
-            s.hub_id == bindparam("b_hub"),
-            s.product_id == bindparam("b_product"),
-            s.merchant_id == merchant_id,
-            s.on_hand - s.reserved >= bindparam("b_qty"),
-        )
-        .values(reserved=s.reserved + bindparam("b_qty"), updated_at=now)
-    )
     failed = []
     for r in ordered:
         res = conn.execute(
-            stmt, {"b_hub": r.hub_id, "b_product": r.product_id, "b_qty": r.quantity}
+            _RESERVE,
+            {
+                "b_hub": r.hub_id,
+                "b_product": r.product_id,
+                "b_merchant": merchant_id,
+                "b_qty": r.quantity,
+                "b_floor": floors.get(r.hub_id, 0) if floors else 0,
+                "b_now": now,
+            },
         )
         if res.rowcount != 1:
             failed.append(r)

@@ -14,7 +14,7 @@ from hubflow.core.errors import InvalidInput, NotFound
 from hubflow.core.events import Event, record
 from hubflow.core.ids import new_id
 from hubflow.network.model import DAYS, Hub, parse_hhmm
-from hubflow.network.store import get_hub, hubs_table
+from hubflow.network.store import bump_revision, get_hub, hubs_table
 
 __all__ = ["create_hub", "hub_to_json", "require_hub", "set_hub_active", "validate_hours"]
 
@@ -48,6 +48,7 @@ def create_hub(uow: UnitOfWork, now: datetime, **fields: Any) -> Hub:
     hub_id = new_id("hub")
     uow.conn.execute(insert(hubs_table).values(id=hub_id, created_at=now, active=True, **fields))
     record(uow.conn, [Event("hub.created", hub_id, None, {"hub_id": hub_id})], now)
+    bump_revision(uow.conn, now)
     hub = get_hub(uow.conn, hub_id)
     assert hub is not None
     return hub
@@ -68,6 +69,7 @@ def set_hub_active(uow: UnitOfWork, hub_id: str, active: bool, now: datetime) ->
         raise NotFound(f"hub {hub_id} not found", code="hub_not_found")
     kind = "hub.activated" if active else "hub.deactivated"
     record(uow.conn, [Event(kind, hub_id, None, {"hub_id": hub_id})], now)
+    bump_revision(uow.conn, now)
     return require_hub(uow, hub_id)
 
 

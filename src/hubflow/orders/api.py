@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from hubflow.api.deps import MerchantCaller, OperatorCaller, State
 from hubflow.api.observability import ORDERS_PLACED, STOCK_CONFLICTS
@@ -19,6 +19,8 @@ from hubflow.core.geo import LatLng
 from hubflow.core.ids import ID_PATTERN
 from hubflow.orders import service
 from hubflow.orders.model import OrderStatus
+from hubflow.promise.api import promise_config
+from hubflow.promise.model import OptionCode
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
@@ -52,6 +54,23 @@ class OrderIn(Strict):
     hold_id: Annotated[str, Field(pattern=ID_PATTERN, max_length=32)] | None = Field(
         default=None, description="consume a stock hold made by POST /v1/holds"
     )
+    quote_id: Annotated[str, Field(pattern=ID_PATTERN, max_length=32)] | None = Field(
+        default=None, description="keep the promise of this quote (POST /v1/quotes) ..."
+    )
+    option: OptionCode | None = Field(default=None, description="... for this option")
+    pickup_hub_id: RefId | None = Field(
+        default=None, description="pickup_in_store: one of the quote's pick-up locations"
+    )
+
+    @model_validator(mode="after")
+    def _promise_fields(self) -> OrderIn:
+        if (self.quote_id is None) != (self.option is None):
+            raise ValueError("quote_id and option go together")
+        if self.quote_id is not None and self.hold_id is not None:
+            raise ValueError("an order uses either a quote or a hold, not both")
+        if self.pickup_hub_id is not None and self.option is not OptionCode.PICKUP_IN_STORE:
+            raise ValueError("pickup_hub_id is only for the pickup_in_store option")
+        return self
 
 
 class HoldIn(Strict):
@@ -89,6 +108,9 @@ class OrderOut(BaseModel):
     allocations: list[AllocationOut]
     shipments: list[ShipmentOut]
     split: bool
+    promise: dict[str, Any] | None = Field(
+        default=None, description="the delivery promise this order keeps (orders on a quote)"
+    )
     created_at: str
     updated_at: str
 
@@ -118,6 +140,9 @@ def _request(body: OrderIn | HoldIn) -> service.OrderRequest:
         customer=body.customer.model_dump(exclude_none=True) if isinstance(body, OrderIn) else {},
         external_ref=body.external_ref if isinstance(body, OrderIn) else None,
         hold_id=body.hold_id if isinstance(body, OrderIn) else None,
+        quote_id=body.quote_id if isinstance(body, OrderIn) else None,
+        option=body.option if isinstance(body, OrderIn) else None,
+        pickup_hub_id=body.pickup_hub_id if isinstance(body, OrderIn) else None,
     )
 
 
@@ -137,7 +162,12 @@ IdempotencyKey = Annotated[
     "/orders",
     status_code=201,
     response_model=OrderOut,
-    responses={409: {"description": "insufficient_stock or idempotency_key_reused"}},
+    responses={
+        409: {
+            "description": "insufficient_stock, idempotency_key_reused, or (on a quote) "
+            "quote_expired / option_unavailable with details.options available now"
+        }
+    },
 )
 def post_order(
     body: OrderIn,
@@ -159,6 +189,7 @@ def post_order(
             state.clock.now(),
             retries=state.settings.sourcing_retries,
             after_commit=state.poke_relay,
+            promise_config=promise_config(state.settings),
         )
     except InsufficientStock:
         STOCK_CONFLICTS.inc()

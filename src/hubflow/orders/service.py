@@ -24,6 +24,8 @@ from hubflow.network.store import list_hubs
 from hubflow.orders.model import OrderStatus, check_transition
 from hubflow.orders.sourcing import Shortfall, candidates_for, plan_sourcing
 from hubflow.orders.store import order_lines_table, orders_table, shipments_table
+from hubflow.promise import service as promise
+from hubflow.promise.model import OptionCode, PromiseConfig
 
 __all__ = [
     "OrderRequest",
@@ -46,6 +48,9 @@ class OrderRequest:
     customer: dict[str, Any] = field(default_factory=dict)
     external_ref: str | None = None
     hold_id: str | None = None
+    quote_id: str | None = None  # keep this quote's promise for ``option``
+    option: OptionCode | None = None
+    pickup_hub_id: str | None = None
 
     def quantities(self) -> dict[str, int]:
         seen: dict[str, int] = {}
@@ -83,8 +88,15 @@ def _check_products(conn: Connection, merchant_id: str, wanted: dict[str, int]) 
 
 
 def _source(
-    conn: Connection, merchant_id: str, wanted: dict[str, int], dest: LatLng, now: datetime
+    conn: Connection,
+    merchant_id: str,
+    wanted: dict[str, int],
+    dest: LatLng,
+    now: datetime,
+    floors: dict[str, int] | None = None,
 ) -> list[StockRequest]:
+    """Orders without a quote: no promise to keep, so no time or slot constraints; stock
+    is counted net of each hub's safety stock (``floors``)."""
     serving = [
         h
         for h in list_hubs(conn, active_only=True)
@@ -92,7 +104,7 @@ def _source(
     ]
     if not serving:
         raise InvalidInput("no hub serves this delivery address", code="outside_service_area")
-    available = inventory.available_by_hub(conn, merchant_id, list(wanted))
+    available = inventory.available_by_hub(conn, merchant_id, list(wanted), floors=floors)
     open_now = {h.id for h in serving if h.is_open(now)}
     plan = plan_sourcing(wanted, candidates_for(serving, available, dest, open_now))
     if isinstance(plan, Shortfall):
@@ -135,8 +147,24 @@ def place_order(
     *,
     retries: int = 3,
     after_commit: Callable[[], None] | None = None,
+    promise_config: PromiseConfig | None = None,
 ) -> Placed:
     wanted = req.quantities()
+    config = promise_config or PromiseConfig()
+
+    def quoted_plan(conn: Connection) -> promise.QuotedPlan:
+        assert req.quote_id is not None and req.option is not None
+        return promise.plan_quoted_order(
+            conn,
+            merchant_id,
+            req.quote_id,
+            req.option,
+            req.pickup_hub_id,
+            wanted,
+            req.destination,
+            now,
+            config,
+        )
 
     def attempt(uow: UnitOfWork) -> Placed:
         conn = uow.conn
@@ -145,12 +173,19 @@ def place_order(
             return Placed(stored.status_code, stored.response, replayed=True)
         _check_products(conn, merchant_id, wanted)
         order_id = new_id("ord")
-        if req.hold_id is not None:
+        quoted: promise.QuotedPlan | None = None
+        floors: dict[str, int] = {}
+        if req.quote_id is not None:
+            quoted = quoted_plan(conn)
+            plan, floors = quoted.requests, quoted.floors
+        elif req.hold_id is not None:
             plan = _take_hold(uow, merchant_id, req.hold_id, order_id, wanted, now)
         else:
-            plan = _source(conn, merchant_id, wanted, req.destination, now)
-            inventory.reserve(uow, merchant_id, order_id, plan, now)
-        body = _insert_order(conn, merchant_id, order_id, req, plan, now)
+            floors = promise.safety_floors(conn)
+            plan = _source(conn, merchant_id, wanted, req.destination, now, floors)
+        body = _insert_order(
+            conn, merchant_id, order_id, req, plan, now, quoted.promise if quoted else None
+        )
         record(
             conn,
             [
@@ -160,16 +195,33 @@ def place_order(
             now,
         )
         idempotency.complete(conn, idem_scope, idem_key, 201, body)
+        if req.hold_id is None:
+            # Last, so the stock rows stay locked only until the commit right after;
+            # a lost race raises and rolls the whole transaction back.
+            inventory.reserve(uow, merchant_id, order_id, plan, now, floors=floors)
+        if quoted is not None:
+            # Slots after stock, both in sorted order: all or nothing, never a deadlock.
+            promise.book_slots(conn, merchant_id, order_id, quoted.slots, now)
         if after_commit:
             uow.after_commit(after_commit)
         return Placed(201, body, replayed=False)
 
     def exhausted() -> Placed:
         with UnitOfWork(engine, readonly=True) as uow:
-            _source(uow.conn, merchant_id, wanted, req.destination, now)
+            if req.quote_id is not None:
+                quoted_plan(uow.conn)  # raises option_unavailable if it is gone
+            else:
+                floors = promise.safety_floors(uow.conn)
+                _source(uow.conn, merchant_id, wanted, req.destination, now, floors)
         raise Conflict("stock is changing too fast; try again", code="stock_contention")
 
-    result: Placed = _with_retries(engine, retries, attempt, exhausted)
+    try:
+        result: Placed = _with_retries(engine, retries, attempt, exhausted)
+    except promise.PromiseConflict as exc:
+        # Say what is available now, with a fresh quote to order on.
+        fresh = promise.requote_details(engine, merchant_id, exc.request, now, config)
+        exc.details = {**(exc.details or {}), **fresh}
+        raise
     return result
 
 
@@ -206,6 +258,9 @@ def _event_payload(body: dict[str, Any], status: str) -> dict[str, Any]:
     }
 
 
+_INSERT_ORDER = insert(orders_table)
+
+
 def _insert_order(
     conn: Connection,
     merchant_id: str,
@@ -213,21 +268,24 @@ def _insert_order(
     req: OrderRequest,
     plan: list[StockRequest],
     now: datetime,
+    promise_json: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     conn.execute(
-        insert(orders_table).values(
-            id=order_id,
-            merchant_id=merchant_id,
-            status=OrderStatus.ALLOCATED.value,
-            external_ref=req.external_ref,
-            customer=req.customer,
-            address=req.address,
-            lat=req.destination.lat,
-            lng=req.destination.lng,
-            version=2,
-            created_at=now,
-            updated_at=now,
-        )
+        _INSERT_ORDER,
+        {
+            "id": order_id,
+            "merchant_id": merchant_id,
+            "status": OrderStatus.ALLOCATED.value,
+            "external_ref": req.external_ref,
+            "customer": req.customer,
+            "address": req.address,
+            "lat": req.destination.lat,
+            "lng": req.destination.lng,
+            "version": 2,
+            "promise": promise_json,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     conn.execute(
         insert(order_lines_table),
@@ -266,6 +324,7 @@ def _insert_order(
             "address": req.address,
             "lat": req.destination.lat,
             "lng": req.destination.lng,
+            "promise": promise_json,
             "created_at": now,
             "updated_at": now,
         },
@@ -302,6 +361,7 @@ def _order_json(
         "allocations": sorted(allocations, key=lambda a: (a["hub_id"], a["product_id"])),
         "shipments": shipments,
         "split": len(shipments) > 1,
+        "promise": order.get("promise"),
         "created_at": _iso(order["created_at"]),
         "updated_at": _iso(order["updated_at"]),
     }
@@ -399,6 +459,7 @@ def transition(
         raise Conflict("the order changed meanwhile; read it again", code="concurrent_update")
     if target is OrderStatus.CANCELLED:
         inventory.release_owner(uow, order_id, now)
+        promise.release_slots(conn, order_id, now)
     elif target is OrderStatus.OUT_FOR_DELIVERY and source is not OrderStatus.FAILED:
         inventory.ship_owner(uow, order_id, now)
     payload = _event_payload(current, target.value)
@@ -425,8 +486,9 @@ def create_hold(
 
     def attempt(uow: UnitOfWork) -> dict[str, Any]:
         _check_products(uow.conn, merchant_id, wanted)
-        plan = _source(uow.conn, merchant_id, wanted, req.destination, now)
-        inventory.reserve(uow, merchant_id, hold_id, plan, now, expires_at=expires)
+        floors = promise.safety_floors(uow.conn)
+        plan = _source(uow.conn, merchant_id, wanted, req.destination, now, floors)
+        inventory.reserve(uow, merchant_id, hold_id, plan, now, expires_at=expires, floors=floors)
         record(uow.conn, [Event("hold.created", hold_id, merchant_id, {"hold_id": hold_id})], now)
         return get_hold(uow.conn, merchant_id, hold_id)
 

@@ -31,6 +31,7 @@ orders_table = Table(
     Column("lat", Float, nullable=False),
     Column("lng", Float, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("promise", JsonType, nullable=True),  # the delivery promise kept (quoted orders)
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_orders_merchant", "merchant_id", "id"),

@@ -63,6 +63,9 @@ class RelayPolicy:
     jitter: float = 0.1
     lease_s: float = 30.0
     batch: int = 100
+    # After a pass that found only a partial batch, wait this long before the next
+    # one, so that under load passes carry batches instead of running back to back.
+    linger_s: float = 0.05
 
 
 def backoff_delay(attempts: int, policy: RelayPolicy, rng: random.Random) -> timedelta:
@@ -321,3 +324,5 @@ class Relay:
             if not busy:
                 self._wake.wait(interval_s)
                 self._wake.clear()
+            elif busy < self.policy.batch:
+                stop.wait(min(interval_s, self.policy.linger_s))

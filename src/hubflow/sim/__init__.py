@@ -1,0 +1,1 @@
+"""The digital twin: demo networks, generated catalogs, demand, and the demo itself."""
