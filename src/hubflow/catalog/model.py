@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hubflow.core.errors import InvalidInput
 from hubflow.core.money import Money
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Temperature",
     "generate_key",
     "hash_key",
+    "line_quantities",
 ]
 
 KEY_PREFIX_LEN = 12
@@ -67,3 +69,19 @@ class Product:
     def volume_cm3(self) -> float:
         length, width, height = self.dims_mm
         return length * width * height / 1000.0
+
+
+def line_quantities(lines: list[tuple[str, int]]) -> dict[str, int]:
+    """Units wanted per product; a cart names each product once and is never empty."""
+    if not lines:
+        raise InvalidInput("the cart is empty", code="empty_cart")
+    seen: dict[str, int] = {}
+    for product_id, qty in lines:
+        if product_id in seen:
+            raise InvalidInput(
+                f"product {product_id} appears on more than one line",
+                code="duplicate_line",
+                details={"product_id": product_id},
+            )
+        seen[product_id] = qty
+    return seen

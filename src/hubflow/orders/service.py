@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from hubflow.catalog.model import line_quantities
 from hubflow.catalog.service import products_by_id
 from hubflow.core import idempotency
 from hubflow.core.db import UnitOfWork
@@ -53,16 +54,7 @@ class OrderRequest:
     pickup_hub_id: str | None = None
 
     def quantities(self) -> dict[str, int]:
-        seen: dict[str, int] = {}
-        for product_id, qty in self.lines:
-            if product_id in seen:
-                raise InvalidInput(
-                    f"product {product_id} appears on more than one line",
-                    code="duplicate_line",
-                    details={"product_id": product_id},
-                )
-            seen[product_id] = qty
-        return seen
+        return line_quantities(self.lines)
 
 
 @dataclass(frozen=True)
@@ -270,23 +262,20 @@ def _insert_order(
     now: datetime,
     promise_json: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    conn.execute(
-        _INSERT_ORDER,
-        {
-            "id": order_id,
-            "merchant_id": merchant_id,
-            "status": OrderStatus.ALLOCATED.value,
-            "external_ref": req.external_ref,
-            "customer": req.customer,
-            "address": req.address,
-            "lat": req.destination.lat,
-            "lng": req.destination.lng,
-            "version": 2,
-            "promise": promise_json,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    order = {
+        "id": order_id,
+        "merchant_id": merchant_id,
+        "status": OrderStatus.ALLOCATED.value,
+        "external_ref": req.external_ref,
+        "customer": req.customer,
+        "address": req.address,
+        "lat": req.destination.lat,
+        "lng": req.destination.lng,
+        "promise": promise_json,
+        "created_at": now,
+        "updated_at": now,
+    }
+    conn.execute(_INSERT_ORDER, {**order, "version": 2})
     conn.execute(
         insert(order_lines_table),
         [
@@ -315,19 +304,7 @@ def _insert_order(
     ]
     conn.execute(insert(shipments_table), shipments)
     return _order_json(
-        {
-            "id": order_id,
-            "merchant_id": merchant_id,
-            "status": OrderStatus.ALLOCATED.value,
-            "external_ref": req.external_ref,
-            "customer": req.customer,
-            "address": req.address,
-            "lat": req.destination.lat,
-            "lng": req.destination.lng,
-            "promise": promise_json,
-            "created_at": now,
-            "updated_at": now,
-        },
+        order,
         [{"product_id": p, "quantity": q} for p, q in req.lines],
         [
             {

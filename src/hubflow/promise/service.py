@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from hubflow.catalog.model import Product
+from hubflow.catalog.model import Product, line_quantities
 from hubflow.catalog.service import products_by_id
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
@@ -150,18 +150,7 @@ class QuoteRequest:
     member: bool = False
 
     def quantities(self) -> dict[str, int]:
-        if not self.lines:
-            raise InvalidInput("the cart is empty", code="empty_cart")
-        seen: dict[str, int] = {}
-        for product_id, qty in self.lines:
-            if product_id in seen:
-                raise InvalidInput(
-                    f"product {product_id} appears on more than one line",
-                    code="duplicate_line",
-                    details={"product_id": product_id},
-                )
-            seen[product_id] = qty
-        return seen
+        return line_quantities(self.lines)
 
 
 # -- reading what a decision needs ------------------------------------------------------------
