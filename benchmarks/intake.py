@@ -11,8 +11,11 @@ A hand-run benchmark, not a test. For each database it:
    products whose stock is sized so that only about 85 % of the planned orders
    can be filled (a quarter of the products are scarce and run out mid-run);
 4. drives ``POST /v1/orders`` with ``--clients`` concurrent keep-alive
-   connections and, at the same time, ``GET /healthz`` with ``--health-clients``
-   more, until ``--orders`` orders were sent or ``--duration`` seconds passed;
+   connections until ``--orders`` orders were sent or ``--duration`` seconds
+   passed, then, in a phase of its own, ``GET /healthz`` with ``--health-clients``
+   for ``--health-duration`` seconds: the framework's floor on the same server, so
+   the ratio says how close order intake is to it (``--simultaneous`` drives both
+   at once instead, as earlier versions did; /healthz then starves the orders);
 5. stops the server and computes from the database the units oversold (sum over
    stock rows of max(0, reserved - on_hand), and as a cross-check, per position,
    units in active or shipped reservations beyond the units received); both
@@ -270,6 +273,9 @@ async def drive(
     async def health_worker() -> None:
         conn = make(port)
         while not done.is_set():
+            if time.monotonic() >= stop_at:  # a /healthz-only phase ends on time
+                done.set()
+                break
             t0 = time.perf_counter()
             try:
                 status, _ = await conn.request(health_req)
@@ -606,6 +612,7 @@ def oversold(url: str) -> dict[str, Any]:
 
 def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     log(f"== {kind}: preparing")
+    simultaneous = args.simultaneous
     tag = uuid.uuid4().hex[:8]
     with database(kind) as url, tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -634,13 +641,14 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             warm_reqs = order_requests(
                 warm_plan, net.warmup_product_ids, net, port, args.client, f"{tag}w"
             )
+            warm_health = args.health_clients if simultaneous else 0
             warm = _run_loop(
                 drive(
                     port,
                     warm_reqs,
                     health_req,
                     args.clients,
-                    args.health_clients,
+                    warm_health,
                     args.warmup,
                     args.client,
                 )
@@ -658,8 +666,9 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             )
             reqs = order_requests(plan, net.product_ids, net, port, args.client, tag)
             log(
-                f"   driving: {args.clients} order clients + {args.health_clients} /healthz "
-                f"clients, {n_plan} orders or {args.duration:.0f} s"
+                f"   driving: {args.clients} order clients"
+                + (f" + {args.health_clients} /healthz clients" if simultaneous else "")
+                + f", {n_plan} orders or {args.duration:.0f} s"
             )
             spy = _start_py_spy(pid, args.py_spy, kind)
             pg0 = _postgres_cpu_s(PG_APP) if kind == "postgresql" else 0.0
@@ -671,7 +680,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                     reqs,
                     health_req,
                     args.clients,
-                    args.health_clients,
+                    args.health_clients if simultaneous else 0,
                     args.duration,
                     args.client,
                 )
@@ -682,11 +691,33 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)
+            health_res, h_srv_cpu = res, 0.0
+            if not simultaneous:
+                # The framework's floor, by itself: the same server, the same number of
+                # clients, nothing but GET /healthz.
+                log(
+                    f"   driving: {args.health_clients} /healthz clients"
+                    f" for {args.health_duration:.0f} s"
+                )
+                h_srv0 = _tree_cpu_s(pid)
+                health_res = _run_loop(
+                    drive(
+                        port,
+                        [],
+                        health_req,
+                        0,
+                        args.health_clients,
+                        args.health_duration,
+                        args.client,
+                    )
+                )
+                h_srv_cpu = _tree_cpu_s(pid) - h_srv0
         server_log_tail = logfile.read_text(errors="replace")[-1500:]
         check = oversold(url)
     o: Stats = res["orders"]
-    h: Stats = res["health"]
+    h: Stats = health_res["health"]
     wall = res["wall_s"]
+    h_wall = health_res["wall_s"]
     n = len(o.latencies_ms)
     codes = o.codes
     p50, p99 = pct(o.latencies_ms, 0.50), pct(o.latencies_ms, 0.99)
@@ -697,12 +728,14 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "orders_per_s": round(n / wall, 1),
         "orders_201_per_s": round(codes.get(201, 0) / wall, 1),
         "orders_latency_ms": {"p50": p50, "p99": p99, "max": round(max(o.latencies_ms or [0]), 1)},
+        "healthz_mode": "simultaneous" if simultaneous else "separate phase",
         "healthz_requests": len(h.latencies_ms),
-        "healthz_per_s": round(len(h.latencies_ms) / wall, 1),
+        "healthz_per_s": round(len(h.latencies_ms) / h_wall, 1),
         "healthz_latency_ms": {"p50": hp50, "p99": hp99},
         "ratio_healthz_to_orders": {
             "p50": round(hp50 / p50, 3) if p50 else None,
             "p99": round(hp99 / p99, 3) if p99 else None,
+            "per_s": round(len(h.latencies_ms) / h_wall / (n / wall), 2) if n else None,
         },
         "status": {
             "201": codes.get(201, 0),
@@ -727,6 +760,9 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             # on the machine competing with the benchmark (should be near 0).
             "other_processes": round(max(0.0, busy - srv_cpu - pg_cpu - res["generator_cpu_s"]), 1),
             "server_ms_per_order": round(srv_cpu / max(1, n) * 1000, 2),
+            "server_ms_per_healthz": (
+                None if simultaneous else round(h_srv_cpu / max(1, len(h.latencies_ms)) * 1000, 3)
+            ),
             "generator_us_per_request": round(
                 res["generator_cpu_s"] / max(1, n + len(h.latencies_ms)) * 1e6, 1
             ),
@@ -735,6 +771,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "server": f"hubflow serve --workers {args.workers}",
             "clients": args.clients,
             "health_clients": args.health_clients,
+            "healthz_phase_s": None if simultaneous else args.health_duration,
             "orders_planned": n_plan,
             "orders_cap": args.orders,
             "warmup_s": args.warmup,
@@ -826,6 +863,14 @@ def main() -> int:
     ap.add_argument("--orders", type=int, default=6000, help="orders, at most, per database")
     ap.add_argument("--clients", type=int, default=32, help="concurrent order clients")
     ap.add_argument("--health-clients", type=int, default=None, help="default: --clients")
+    ap.add_argument(
+        "--health-duration", type=float, default=5.0, help="seconds of the /healthz phase"
+    )
+    ap.add_argument(
+        "--simultaneous",
+        action="store_true",
+        help="drive /healthz during the order phase instead of in a phase of its own",
+    )
     ap.add_argument("--workers", type=int, default=2, help="hubflow serve --workers")
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw")
     ap.add_argument("--seed", type=int, default=1)

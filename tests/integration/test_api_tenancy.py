@@ -9,7 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from hubflow.catalog.service import list_keys, revoke_key
 from hubflow.catalog.store import merchants_table
+from hubflow.core.db import UnitOfWork
 from hubflow.core.ids import new_id
 from hubflow.inventory.store import stock_table
 from hubflow.orders.store import orders_table
@@ -111,6 +113,28 @@ def test_revoked_key_is_401(api: Api) -> None:
     # Revoking twice is a 404, not a silent success.
     r = api.client.delete(f"/v1/keys/{created['id']}", headers=m)
     assert_error(r, 404, "key_not_found")
+
+
+def test_revocation_refuses_orders_at_once_after_the_key_was_seen(api: Api) -> None:
+    """POST /v1/orders remembers keys it has seen valid and checks them again in the
+    order's own transaction: a revocation committed anywhere (here, as another process
+    would, straight in the database) refuses the very next order, even a replay."""
+    merchant_id, m = api.merchant()
+    hub = api.hub()
+    product = api.product(m)
+    api.receive(m, hub, product, 10)
+    body = api.order_body([(product, 1)])
+    for n in range(2):  # the second order is served from the remembered key
+        r = api.client.post("/v1/orders", json=body, headers={**m, "Idempotency-Key": f"k{n}"})
+        assert r.status_code == 201, r.text
+    with UnitOfWork(api.engine) as uow:
+        key_id = list_keys(uow.conn, merchant_id)[0]["id"]
+        revoke_key(uow, key_id, api.clock.now())
+    for idem in ("k0", "k2"):
+        r = api.client.post("/v1/orders", json=body, headers={**m, "Idempotency-Key": idem})
+        assert_error(r, 401, "revoked_api_key")
+    with api.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(orders_table)).scalar_one() == 2
 
 
 def test_a_key_can_revoke_itself(api: Api) -> None:

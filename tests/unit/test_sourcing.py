@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hubflow.core.geo import LatLng, haversine_km
+from hubflow.core.geo import LatLng
 from hubflow.inventory.model import StockRequest
-from hubflow.network.model import Capability, Hub, HubKind, OpeningHours
 from hubflow.orders.sourcing import (
     EXACT_SPLIT_MAX,
     Candidate,
     Shortfall,
-    candidates_for,
     plan_sourcing,
 )
 
@@ -36,84 +34,6 @@ def per_product(plan: list[StockRequest]) -> dict[str, int]:
 def as_plan(result: list[StockRequest] | Shortfall) -> list[StockRequest]:
     assert not isinstance(result, Shortfall), result
     return result
-
-
-# -- candidates_for ---------------------------------------------------------------
-
-
-def make_hub(
-    hub_id: str,
-    lat: float,
-    lng: float,
-    *,
-    radius: float = 50.0,
-    kind: HubKind = HubKind.FULFILLMENT_CENTER,
-    caps: frozenset[Capability] = frozenset(),
-    active: bool = True,
-) -> Hub:
-    return Hub(
-        id=hub_id,
-        name=hub_id,
-        kind=kind,
-        location=LatLng(lat, lng),
-        timezone="America/Los_Angeles",
-        hours=OpeningHours.always(),
-        capabilities=caps,
-        service_radius_km=radius,
-        active=active,
-    )
-
-
-def test_candidates_filter_by_service_radius() -> None:
-    near = make_hub("near", 47.62, -122.33, radius=5)  # ~1 km away
-    small = make_hub("small", 47.45, -122.25, radius=5)  # ~19 km away, 5 km radius
-    wide = make_hub("wide", 47.45, -122.25, radius=25)  # same place, 25 km radius
-    stock = {h: {"p": 1} for h in ("near", "small", "wide")}
-    out = candidates_for([near, small, wide], stock, DEST, {"near", "small", "wide"})
-    assert [c.hub_id for c in out] == ["near", "wide"]
-    assert out[1].distance_km == haversine_km(wide.location, DEST)
-    assert 15 < out[1].distance_km < 25
-
-
-def test_candidates_radius_boundary_is_inclusive() -> None:
-    h = make_hub("h", 47.45, -122.25)
-    d = haversine_km(h.location, DEST)
-    exact = make_hub("exact", 47.45, -122.25, radius=d)
-    short = make_hub("short", 47.45, -122.25, radius=d - 0.01)
-    out = candidates_for([exact, short], {"exact": {"p": 1}, "short": {"p": 1}}, DEST, set())
-    assert [c.hub_id for c in out] == ["exact"]
-
-
-def test_candidates_skip_inactive_non_shipping_stores_and_empty_hubs() -> None:
-    hubs = [
-        make_hub("fc", 47.6, -122.3),
-        make_hub("off", 47.6, -122.3, active=False),
-        make_hub("store", 47.6, -122.3, kind=HubKind.STORE),
-        make_hub(
-            "sfs", 47.6, -122.3, kind=HubKind.STORE, caps=frozenset({Capability.SHIP_FROM_STORE})
-        ),
-        make_hub("dark", 47.6, -122.3, kind=HubKind.DARK_STORE),
-        make_hub("empty", 47.6, -122.3),
-    ]
-    stock = {h.id: {"p": 3} for h in hubs if h.id != "empty"}
-    out = candidates_for(hubs, stock, DEST, {h.id for h in hubs})
-    assert sorted(c.hub_id for c in out) == ["dark", "fc", "sfs"]
-    assert all(c.available == {"p": 3} for c in out)
-
-
-def test_candidates_ranked_open_first_then_nearest() -> None:
-    hubs = [
-        make_hub("closed_near", 47.611, -122.33),
-        make_hub("open_far", 47.50, -122.30),
-        make_hub("open_mid", 47.58, -122.32),
-    ]
-    stock = {h.id: {"p": 1} for h in hubs}
-    out = candidates_for(hubs, stock, DEST, {"open_far", "open_mid"})
-    assert [(c.hub_id, c.open_now) for c in out] == [
-        ("open_mid", True),
-        ("open_far", True),
-        ("closed_near", False),
-    ]
 
 
 # -- single hub ---------------------------------------------------------------------

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
-from hubflow.catalog.model import Role
+from hubflow.catalog.model import Role, hash_key
 from hubflow.catalog.service import Principal, authenticate, get_merchant
 from hubflow.core.clock import Clock
 from hubflow.core.db import UnitOfWork
@@ -22,7 +23,9 @@ from hubflow.core.settings import Settings
 __all__ = [
     "AnyCaller",
     "AppState",
+    "Authorized",
     "MerchantCaller",
+    "MerchantRechecked",
     "OperatorCaller",
     "State",
     "get_state",
@@ -35,6 +38,9 @@ class AppState:
     engine: Engine
     clock: Clock
     wake_relay: list[threading.Event] = field(default_factory=list)
+    # Merchant keys this process has seen valid (key hash -> principal), for endpoints
+    # that check the key again inside their own transaction (MerchantRechecked).
+    seen_keys: dict[str, Principal] = field(default_factory=dict)
 
     def poke_relay(self) -> None:
         for ev in self.wake_relay:
@@ -55,10 +61,7 @@ State = Annotated[AppState, Depends(get_state)]
 _bearer = HTTPBearer(auto_error=False, description="an operator or merchant API key")
 
 
-def _caller(
-    state: State,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or not credentials.credentials:
         raise Unauthorized(
             "send an API key as 'Authorization: Bearer <key>'", code="missing_api_key"
@@ -66,8 +69,29 @@ def _caller(
     secret = credentials.credentials
     if len(secret) > 200 or not secret.isascii():
         raise Unauthorized("unknown API key", code="invalid_api_key")
+    return secret
+
+
+def _authenticate(state: AppState, secret: str) -> Principal:
     with UnitOfWork(state.engine, readonly=True) as uow:
         return authenticate(uow.conn, secret, state.clock.now())
+
+
+def _caller(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return _authenticate(state, _secret(credentials))
+
+
+OnBehalfOf = Annotated[
+    str | None,
+    Header(
+        alias="Hubflow-Merchant",
+        max_length=32,
+        description="operator keys only: act for this merchant",
+    ),
+]
 
 
 async def _operator(caller: Annotated[Principal, Depends(_caller)]) -> Principal:
@@ -79,14 +103,7 @@ async def _operator(caller: Annotated[Principal, Depends(_caller)]) -> Principal
 async def _merchant(
     state: State,
     caller: Annotated[Principal, Depends(_caller)],
-    on_behalf_of: Annotated[
-        str | None,
-        Header(
-            alias="Hubflow-Merchant",
-            max_length=32,
-            description="operator keys only: act for this merchant",
-        ),
-    ] = None,
+    on_behalf_of: OnBehalfOf = None,
 ) -> Principal:
     if caller.role is Role.MERCHANT:
         return caller
@@ -107,6 +124,46 @@ def _merchant_exists(state: AppState, merchant_id: str) -> bool:
         return get_merchant(uow.conn, merchant_id) is not None
 
 
+@dataclass(frozen=True)
+class Authorized:
+    """A merchant principal; ``recheck``, when set, must run inside the endpoint's
+    transaction (before anything else) to confirm the key is still valid."""
+
+    principal: Principal
+    recheck: Callable[[Connection], None] | None = None
+
+
+async def _merchant_rechecked(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    on_behalf_of: OnBehalfOf = None,
+) -> Authorized:
+    """``_merchant`` for hot endpoints: a merchant key this process has seen valid costs
+    no thread hop and no connection here; the endpoint reads the key again in its own
+    transaction, so a revocation (by any process) still takes effect at once."""
+    secret = _secret(credentials)
+    key_hash = hash_key(secret)
+    seen = state.seen_keys.get(key_hash)
+    if seen is not None:
+
+        def recheck(conn: Connection) -> None:
+            try:
+                authenticate(conn, secret, state.clock.now())
+            except Unauthorized:
+                state.seen_keys.pop(key_hash, None)
+                raise
+
+        return Authorized(seen, recheck)
+    caller = await run_in_threadpool(_authenticate, state, secret)
+    principal = await _merchant(state, caller, on_behalf_of)
+    if caller.role is Role.MERCHANT:
+        if len(state.seen_keys) >= 10_000:  # bounded: a key not seen again is dropped
+            state.seen_keys.clear()
+        state.seen_keys[key_hash] = principal
+    return Authorized(principal)
+
+
 AnyCaller = Annotated[Principal, Depends(_caller)]
 OperatorCaller = Annotated[Principal, Depends(_operator)]
 MerchantCaller = Annotated[Principal, Depends(_merchant)]
+MerchantRechecked = Annotated[Authorized, Depends(_merchant_rechecked)]

@@ -41,9 +41,11 @@ __all__ = [
     "list_positions",
     "position",
     "receive",
+    "record_reservations",
     "release_owner",
     "reserve",
     "ship_owner",
+    "take_stock",
     "transfer_owner",
 ]
 
@@ -303,14 +305,27 @@ def reserve(
     ``floors`` (hub -> units) is safety stock each position keeps back: a request
     succeeds only if on hand less reserved less the floor still covers it.
 
-    The ledger rows go in first and the conditional stock UPDATEs last, so the
-    row locks on the (hot) stock positions are held only until the caller
-    commits, not across the inserts; callers should reserve as the last write
-    of their transaction for the same reason.
+    The ledger rows go in first (``record_reservations``) and the conditional stock
+    UPDATEs last (``take_stock``), so the row locks on the (hot) stock positions are
+    held only until the caller commits, not across the inserts; callers should
+    reserve as the last write of their transaction for the same reason.
     """
+    ids = record_reservations(uow.conn, merchant_id, owner_id, requests, now, expires_at)
+    take_stock(uow.conn, merchant_id, requests, now, floors)
+    return ids
+
+
+def record_reservations(
+    conn: Connection,
+    merchant_id: str,
+    owner_id: str,
+    requests: list[StockRequest],
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> list[str]:
+    """The first half of ``reserve``: the reservation and movement rows (no reads)."""
     if any(r.quantity <= 0 for r in requests):
         raise InvalidInput("quantities must be positive", code="invalid_quantity")
-    conn = uow.conn
     ordered = sorted(requests, key=lambda r: (r.hub_id, r.product_id))
     ids = [new_id("res") for _ in ordered]
     conn.execute(
@@ -339,8 +354,19 @@ def reserve(
         now,
         ref=owner_id,
     )
+    return ids
+
+
+def take_stock(
+    conn: Connection,
+    merchant_id: str,
+    requests: list[StockRequest],
+    now: datetime,
+    floors: Mapping[str, int] | None = None,
+) -> None:
+    """The second half of ``reserve``: the conditional UPDATEs, in (hub, product) order."""
     failed = []
-    for r in ordered:
+    for r in sorted(requests, key=lambda r: (r.hub_id, r.product_id)):
         res = conn.execute(
             _RESERVE,
             {
@@ -356,7 +382,6 @@ def reserve(
             failed.append(r)
     if failed:
         raise ReservationRace(failed)
-    return ids
 
 
 def _close_reservations(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field, model_validator
 
-from hubflow.api.deps import MerchantCaller, OperatorCaller, State
+from hubflow.api.deps import MerchantCaller, MerchantRechecked, OperatorCaller, State
 from hubflow.api.observability import ORDERS_PLACED, STOCK_CONFLICTS
 from hubflow.api.pagination import Cursor, Limit, decode_cursor, page
 from hubflow.api.schemas import Page, PathId, RefId, Strict, text
@@ -172,10 +172,11 @@ IdempotencyKey = Annotated[
 def post_order(
     body: OrderIn,
     state: State,
-    caller: MerchantCaller,
+    authorized: MerchantRechecked,
     response: Response,
     idempotency_key: IdempotencyKey,
 ) -> Any:
+    caller = authorized.principal
     assert caller.merchant_id is not None
     fingerprint = idempotency.body_fingerprint("POST", "/v1/orders", body.model_dump(mode="json"))
     try:
@@ -190,6 +191,7 @@ def post_order(
             retries=state.settings.sourcing_retries,
             after_commit=state.poke_relay,
             promise_config=promise_config(state.settings),
+            authorize=authorized.recheck,
         )
     except InsufficientStock:
         STOCK_CONFLICTS.inc()

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
 from hubflow.catalog.model import line_quantities
 from hubflow.catalog.service import products_by_id
+from hubflow.catalog.store import products_table
 from hubflow.core import idempotency
-from hubflow.core.db import UnitOfWork
+from hubflow.core.db import UnitOfWork, pipelined
 from hubflow.core.errors import Conflict, InsufficientStock, InvalidInput, NotFound
 from hubflow.core.events import Event, record
-from hubflow.core.geo import LatLng, haversine_km
+from hubflow.core.geo import LatLng
 from hubflow.core.ids import new_id
 from hubflow.inventory import service as inventory
 from hubflow.inventory.model import StockRequest
-from hubflow.inventory.store import reservations_table
-from hubflow.network.store import list_hubs
+from hubflow.inventory.store import reservations_table, stock_table
+from hubflow.network.store import network_revision_table
 from hubflow.orders.model import OrderStatus, check_transition
-from hubflow.orders.sourcing import Shortfall, candidates_for, plan_sourcing
+from hubflow.orders.sourcing import Candidate, Shortfall, plan_sourcing
 from hubflow.orders.store import order_lines_table, orders_table, shipments_table
 from hubflow.promise import service as promise
+from hubflow.promise.index import hub_index
 from hubflow.promise.model import OptionCode, PromiseConfig
 
 __all__ = [
@@ -69,7 +71,10 @@ def _iso(value: datetime) -> str:
 
 
 def _check_products(conn: Connection, merchant_id: str, wanted: dict[str, int]) -> None:
-    known = products_by_id(conn, merchant_id, list(wanted))
+    _refuse_unknown(wanted, products_by_id(conn, merchant_id, list(wanted)).keys())
+
+
+def _refuse_unknown(wanted: dict[str, int], known: Iterable[str]) -> None:
     unknown = sorted(set(wanted) - set(known))
     if unknown:
         raise InvalidInput(
@@ -79,26 +84,62 @@ def _check_products(conn: Connection, merchant_id: str, wanted: dict[str, int]) 
         )
 
 
+# Order intake's one read: which products are the merchant's (by primary key, the tenant
+# checked on the rows, as in catalog.products_by_id), what every hub has of them, and the
+# network's revision token, so that the hub index needs no round trip of its own.
+_INTAKE = (
+    select(
+        products_table.c.id,
+        products_table.c.merchant_id,
+        stock_table.c.hub_id,
+        (stock_table.c.on_hand - stock_table.c.reserved).label("available"),
+        select(network_revision_table.c.token)
+        .where(network_revision_table.c.id == 1)
+        .scalar_subquery()
+        .label("network"),
+    )
+    .select_from(products_table)
+    .outerjoin(
+        stock_table,
+        and_(
+            stock_table.c.product_id == products_table.c.id,
+            stock_table.c.merchant_id == products_table.c.merchant_id,
+        ),
+    )
+    .where(products_table.c.id.in_(bindparam("b_ids", expanding=True)))
+)
+
+
 def _source(
     conn: Connection,
     merchant_id: str,
     wanted: dict[str, int],
     dest: LatLng,
     now: datetime,
-    floors: dict[str, int] | None = None,
-) -> list[StockRequest]:
+) -> tuple[list[StockRequest], dict[str, int]]:
     """Orders without a quote: no promise to keep, so no time or slot constraints; stock
-    is counted net of each hub's safety stock (``floors``)."""
-    serving = [
-        h
-        for h in list_hubs(conn, active_only=True)
-        if h.ships and haversine_km(h.location, dest) <= h.service_radius_km
+    is counted net of each hub's safety stock. Checks the products are the merchant's.
+    Returns the plan and the safety stock per hub (``floors``) to reserve with."""
+    rows = [
+        r for r in conn.execute(_INTAKE, {"b_ids": sorted(wanted)}) if r.merchant_id == merchant_id
     ]
+    _refuse_unknown(wanted, {r.id for r in rows})
+    # The hubs, parsed once per process rather than read on every order.
+    index = hub_index(conn, (rows[0].network or "") if rows else None)
+    floors = {h: n for h, n in index.floors.items() if n > 0}
+    available: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r.hub_id is not None and (units := r.available - floors.get(r.hub_id, 0)) > 0:
+            available.setdefault(r.hub_id, {})[r.id] = units
+    serving = [(e, km) for e, km in index.serving(dest) if e.ships]
     if not serving:
         raise InvalidInput("no hub serves this delivery address", code="outside_service_area")
-    available = inventory.available_by_hub(conn, merchant_id, list(wanted), floors=floors)
-    open_now = {h.id for h in serving if h.is_open(now)}
-    plan = plan_sourcing(wanted, candidates_for(serving, available, dest, open_now))
+    candidates = [
+        Candidate(e.id, km, e.hub.is_open(now), available[e.id])
+        for e, km in serving
+        if e.id in available
+    ]
+    plan = plan_sourcing(wanted, candidates)
     if isinstance(plan, Shortfall):
         raise InsufficientStock(
             "not enough stock for some lines",
@@ -109,7 +150,7 @@ def _source(
                 ]
             },
         )
-    return plan
+    return plan, floors
 
 
 def _with_retries(
@@ -140,7 +181,10 @@ def place_order(
     retries: int = 3,
     after_commit: Callable[[], None] | None = None,
     promise_config: PromiseConfig | None = None,
+    authorize: Callable[[Connection], None] | None = None,
 ) -> Placed:
+    """``authorize`` runs first in the transaction (raising to refuse): the API checks
+    there that the caller's key is still valid without a transaction of its own."""
     wanted = req.quantities()
     config = promise_config or PromiseConfig()
 
@@ -160,37 +204,43 @@ def place_order(
 
     def attempt(uow: UnitOfWork) -> Placed:
         conn = uow.conn
+        if authorize is not None:
+            authorize(conn)
         stored = idempotency.claim(conn, idem_scope, idem_key, fingerprint, now)
         if stored is not None:
             return Placed(stored.status_code, stored.response, replayed=True)
-        _check_products(conn, merchant_id, wanted)
         order_id = new_id("ord")
         quoted: promise.QuotedPlan | None = None
         floors: dict[str, int] = {}
         if req.quote_id is not None:
+            _check_products(conn, merchant_id, wanted)
             quoted = quoted_plan(conn)
             plan, floors = quoted.requests, quoted.floors
         elif req.hold_id is not None:
+            _check_products(conn, merchant_id, wanted)
             plan = _take_hold(uow, merchant_id, req.hold_id, order_id, wanted, now)
         else:
-            floors = promise.safety_floors(conn)
-            plan = _source(conn, merchant_id, wanted, req.destination, now, floors)
-        body = _insert_order(
-            conn, merchant_id, order_id, req, plan, now, quoted.promise if quoted else None
-        )
-        record(
-            conn,
-            [
-                Event("order.accepted", order_id, merchant_id, _event_payload(body, "accepted")),
-                Event("order.allocated", order_id, merchant_id, _event_payload(body, "allocated")),
-            ],
-            now,
-        )
-        idempotency.complete(conn, idem_scope, idem_key, 201, body)
+            plan, floors = _source(conn, merchant_id, wanted, req.destination, now)
+        with pipelined(conn):  # plain inserts: one round trip for all of them
+            body = _insert_order(
+                conn, merchant_id, order_id, req, plan, now, quoted.promise if quoted else None
+            )
+            accepted, allocated = (_event_payload(body, s) for s in ("accepted", "allocated"))
+            record(
+                conn,
+                [
+                    Event("order.accepted", order_id, merchant_id, accepted),
+                    Event("order.allocated", order_id, merchant_id, allocated),
+                ],
+                now,
+            )
+            idempotency.complete(conn, idem_scope, idem_key, 201, body)
+            if req.hold_id is None:
+                inventory.record_reservations(conn, merchant_id, order_id, plan, now)
         if req.hold_id is None:
             # Last, so the stock rows stay locked only until the commit right after;
             # a lost race raises and rolls the whole transaction back.
-            inventory.reserve(uow, merchant_id, order_id, plan, now, floors=floors)
+            inventory.take_stock(conn, merchant_id, plan, now, floors)
         if quoted is not None:
             # Slots after stock, both in sorted order: all or nothing, never a deadlock.
             promise.book_slots(conn, merchant_id, order_id, quoted.slots, now)
@@ -203,8 +253,7 @@ def place_order(
             if req.quote_id is not None:
                 quoted_plan(uow.conn)  # raises option_unavailable if it is gone
             else:
-                floors = promise.safety_floors(uow.conn)
-                _source(uow.conn, merchant_id, wanted, req.destination, now, floors)
+                _source(uow.conn, merchant_id, wanted, req.destination, now)
         raise Conflict("stock is changing too fast; try again", code="stock_contention")
 
     try:
@@ -462,9 +511,7 @@ def create_hold(
     expires = now + ttl
 
     def attempt(uow: UnitOfWork) -> dict[str, Any]:
-        _check_products(uow.conn, merchant_id, wanted)
-        floors = promise.safety_floors(uow.conn)
-        plan = _source(uow.conn, merchant_id, wanted, req.destination, now, floors)
+        plan, floors = _source(uow.conn, merchant_id, wanted, req.destination, now)
         inventory.reserve(uow, merchant_id, hold_id, plan, now, expires_at=expires, floors=floors)
         record(uow.conn, [Event("hold.created", hold_id, merchant_id, {"hold_id": hold_id})], now)
         return get_hold(uow.conn, merchant_id, hold_id)

@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
-from hubflow.core.geo import LatLng, haversine_km
 from hubflow.inventory.model import StockRequest
-from hubflow.network.model import Hub
 
-__all__ = ["Candidate", "Shortfall", "candidates_for", "plan_sourcing"]
+__all__ = ["Candidate", "Shortfall", "plan_sourcing"]
 
 EXACT_SPLIT_MAX = 3
 EXACT_SEARCH_HUBS = 16
@@ -37,19 +35,6 @@ class Shortfall:
     """Lines that no combination of hubs can fill: product -> (wanted, available)."""
 
     lines: dict[str, tuple[int, int]]
-
-
-def candidates_for(
-    hubs: list[Hub], available: dict[str, dict[str, int]], dest: LatLng, open_now: set[str]
-) -> list[Candidate]:
-    out = []
-    for hub in hubs:
-        if not hub.active or not hub.ships or hub.id not in available:
-            continue
-        d = haversine_km(hub.location, dest)
-        if d <= hub.service_radius_km:
-            out.append(Candidate(hub.id, d, hub.id in open_now, available[hub.id]))
-    return sorted(out, key=Candidate.rank)
 
 
 def _covers(group: tuple[Candidate, ...], lines: dict[str, int]) -> bool:

@@ -149,9 +149,11 @@ _indexes: weakref.WeakKeyDictionary[Engine, HubIndex] = weakref.WeakKeyDictionar
 _lock = threading.Lock()
 
 
-def hub_index(conn: Connection) -> HubIndex:
-    """The index for this connection's database, reloaded if the network changed."""
-    token = network_revision(conn)
+def hub_index(conn: Connection, token: str | None = None) -> HubIndex:
+    """The index for this connection's database, reloaded if the network changed;
+    ``token`` is the network's revision if the caller read it in a query of its own."""
+    if token is None:
+        token = network_revision(conn)
     with _lock:
         idx = _indexes.get(conn.engine)
     if idx is not None and idx.token == token:
