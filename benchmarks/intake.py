@@ -59,12 +59,9 @@ from typing import Any
 
 import httpx
 import orjson
+from _shared import HOST, PG_ADMIN_URL, database, free_port
 from sqlalchemy import create_engine, text
 
-PG_ADMIN_URL = os.environ.get(
-    "HUBFLOW_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-HOST = "127.0.0.1"
 PG_APP = f"hubflow_bench_{os.getpid()}"
 HUBS = [
     # (name, kind, lat, lng, share of stock)
@@ -371,34 +368,6 @@ def make_plan(n_orders: int, seed: int, *, calibrate: bool = True) -> Plan:
 # --------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix="hubflow-bench-"))
-        try:
-            yield f"sqlite:///{folder / 'bench.db'}"
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return
-    schema = f"hubflow_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        sep = "&" if "?" in PG_ADMIN_URL else "?"
-        yield f"{PG_ADMIN_URL}{sep}options=-csearch_path%3D{schema}&application_name={PG_APP}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def hubflow_cli(env: dict[str, str], *args: str) -> str:
     exe = shutil.which("hubflow")
     cmd = [exe, *args] if exe else [sys.executable, "-m", "hubflow.cli", *args]
@@ -614,7 +583,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     log(f"== {kind}: preparing")
     simultaneous = args.simultaneous
     tag = uuid.uuid4().hex[:8]
-    with database(kind) as url, tempfile.TemporaryDirectory() as tmp:
+    with database(kind, "hubflow-bench", PG_APP) as url, tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
             "HUBFLOW_DATABASE_URL": url,

@@ -42,13 +42,11 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -57,7 +55,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, insert, text
+from _shared import HOST, database, free_port
+from sqlalchemy import Engine, insert, text
 
 from hubflow.api.app import import_tables
 from hubflow.catalog.service import create_merchant
@@ -74,10 +73,6 @@ from hubflow.promise import service as promise
 from hubflow.promise.model import PromiseConfig
 from hubflow.promise.store import hub_promise_table
 
-HOST = "127.0.0.1"
-PG_ADMIN_URL = os.environ.get(
-    "HUBFLOW_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 METROS = [
     ("Seattle", 47.61, -122.33, "America/Los_Angeles"),
     ("Portland", 45.52, -122.68, "America/Los_Angeles"),
@@ -330,12 +325,6 @@ def in_process(
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server(url: str, port: int, workers: int, logfile: Path) -> Iterator[int]:
     env = {**os.environ, "HUBFLOW_DATABASE_URL": url, "HUBFLOW_RELAY_ENABLED": "false"}
@@ -406,28 +395,6 @@ def over_http(
     }
 
 
-@contextlib.contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        folder = Path(tempfile.mkdtemp(prefix="hubflow-promise-"))
-        try:
-            yield f"sqlite:///{folder / 'bench.db'}"
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return
-    schema = f"hubflow_promise_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        sep = "&" if "?" in PG_ADMIN_URL else "?"
-        yield f"{PG_ADMIN_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
@@ -451,7 +418,7 @@ def main() -> int:
             "platform": platform.platform(),
         },
     }
-    with database(args.db) as url:
+    with database(args.db, "hubflow-promise") as url:
         engine = make_engine(url, pool_size=4)
         upgrade(engine)
         log(f"== building the network on {args.db}")
