@@ -52,14 +52,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-from _shared import HOST, PG_ADMIN_URL, database, free_port
+from _shared import HOST, PG_ADMIN_URL, database, free_port, server
 from sqlalchemy import create_engine, text
 
 PG_APP = f"hubflow_bench_{os.getpid()}"
@@ -372,36 +371,6 @@ def hubflow_cli(env: dict[str, str], *args: str) -> str:
     exe = shutil.which("hubflow")
     cmd = [exe, *args] if exe else [sys.executable, "-m", "hubflow.cli", *args]
     return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-
-
-@contextlib.contextmanager
-def server(env: dict[str, str], port: int, workers: int, logfile: Path) -> Iterator[int]:
-    exe = shutil.which("hubflow")
-    base = [exe] if exe else [sys.executable, "-m", "hubflow.cli"]
-    cmd = [*base, "serve", "--workers", str(workers), "--port", str(port), "--host", HOST]
-    with logfile.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {logfile.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"http://{HOST}:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not become ready in 60 s")
-                time.sleep(0.2)
-            yield proc.pid
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @dataclass

@@ -34,28 +34,23 @@ Progress goes to stderr; the last line on stdout is one JSON object.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import platform
 import random
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _shared import HOST, database, free_port
+from _shared import HOST, database, free_port, server
 from sqlalchemy import Engine, insert, text
 
 from hubflow.api.app import import_tables
@@ -325,35 +320,6 @@ def in_process(
     }
 
 
-@contextlib.contextmanager
-def server(url: str, port: int, workers: int, logfile: Path) -> Iterator[int]:
-    env = {**os.environ, "HUBFLOW_DATABASE_URL": url, "HUBFLOW_RELAY_ENABLED": "false"}
-    exe = shutil.which("hubflow")
-    base = [exe] if exe else [sys.executable, "-m", "hubflow.cli"]
-    cmd = [*base, "serve", "--workers", str(workers), "--port", str(port), "--host", HOST]
-    with logfile.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"server exited: {logfile.read_text()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"http://{HOST}:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not become ready in 60 s")
-                time.sleep(0.2)
-            yield proc.pid
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def over_http(
     port: int, key: str, reqs: list[promise.QuoteRequest], clients: int
 ) -> dict[str, Any]:
@@ -439,7 +405,8 @@ def main() -> int:
             port = free_port()
             logfile = Path(tempfile.mkdtemp(prefix="hubflow-promise-log-")) / "server.log"
             log(f"== over HTTP: hubflow serve --workers {args.workers}")
-            with server(url, port, args.workers, logfile):
+            env = {**os.environ, "HUBFLOW_DATABASE_URL": url, "HUBFLOW_RELAY_ENABLED": "false"}
+            with server(env, port, args.workers, logfile):
                 over_http(port, net["merchant_key"], http_reqs[:200], 2)  # warm both workers
                 one = over_http(port, net["merchant_key"], http_reqs, 1)
                 log(f"   1 client: {json.dumps(one['latency_ms'])}, {one['quotes_per_s']}/s")
