@@ -35,6 +35,7 @@ def import_tables() -> None:
     import hubflow.catalog.store
     import hubflow.core.events
     import hubflow.core.idempotency
+    import hubflow.delivery.store
     import hubflow.inventory.store
     import hubflow.network.store
     import hubflow.orders.store
@@ -180,6 +181,10 @@ def create_app(
     _install_error_handlers(app)
 
     from hubflow.catalog.api import router as catalog_router
+    from hubflow.delivery.api import public as tracking_router
+    from hubflow.delivery.api import router as dispatch_router
+    from hubflow.delivery.courier_api import router as courier_router
+    from hubflow.delivery.fleet_api import router as fleet_router
     from hubflow.inventory.api import router as inventory_router
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
@@ -193,6 +198,10 @@ def create_app(
         orders_router,
         promise_router,
         webhooks_router,
+        fleet_router,
+        dispatch_router,
+        courier_router,
+        tracking_router,
     ):
         app.include_router(router)
 

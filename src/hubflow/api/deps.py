@@ -107,6 +107,8 @@ async def _merchant(
 ) -> Principal:
     if caller.role is Role.MERCHANT:
         return caller
+    if caller.role is not Role.OPERATOR:
+        raise Forbidden("this call needs a merchant's or the operator's key", code="merchant_only")
     if on_behalf_of is None:
         raise Forbidden(
             "this call acts for a merchant: use a merchant key, or send Hubflow-Merchant",
@@ -163,7 +165,16 @@ async def _merchant_rechecked(
     return Authorized(principal)
 
 
+async def _courier(caller: Annotated[Principal, Depends(_caller)]) -> Principal:
+    """A courier acting for themselves, or the operator acting for any courier (the
+    dispatch desk, the digital twin)."""
+    if caller.role not in (Role.COURIER, Role.OPERATOR):
+        raise Forbidden("this call needs a courier's or the operator's key", code="courier_only")
+    return caller
+
+
 AnyCaller = Annotated[Principal, Depends(_caller)]
+CourierCaller = Annotated[Principal, Depends(_courier)]
 OperatorCaller = Annotated[Principal, Depends(_operator)]
 MerchantCaller = Annotated[Principal, Depends(_merchant)]
 MerchantRechecked = Annotated[Authorized, Depends(_merchant_rechecked)]

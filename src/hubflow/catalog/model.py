@@ -27,6 +27,7 @@ KEY_PREFIX_LEN = 12
 class Role(StrEnum):
     OPERATOR = "operator"
     MERCHANT = "merchant"
+    COURIER = "courier"
 
 
 class Temperature(StrEnum):
@@ -48,7 +49,7 @@ def hash_key(secret: str) -> str:
 
 
 def generate_key(role: Role) -> NewKey:
-    tag = "hfo" if role is Role.OPERATOR else "hfk"
+    tag = {Role.OPERATOR: "hfo", Role.MERCHANT: "hfk", Role.COURIER: "hfc"}[role]
     secret = f"{tag}_{secrets.token_urlsafe(32)}"
     return NewKey(secret=secret, prefix=secret[:KEY_PREFIX_LEN], hash=hash_key(secret))
 

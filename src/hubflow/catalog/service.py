@@ -41,6 +41,7 @@ class Principal:
     role: Role
     key_id: str
     merchant_id: str | None
+    courier_id: str | None = None
 
     @property
     def scope(self) -> str:
@@ -74,9 +75,12 @@ def create_key(
     label: str,
     now: datetime,
     expires_at: datetime | None = None,
+    courier_id: str | None = None,
 ) -> tuple[NewKey, str]:
     if (role is Role.MERCHANT) != (merchant_id is not None):
-        raise ValueError("merchant keys need a merchant; operator keys must not have one")
+        raise ValueError("merchant keys need a merchant; other keys must not have one")
+    if (role is Role.COURIER) != (courier_id is not None):
+        raise ValueError("courier keys need a courier; other keys must not have one")
     key = generate_key(role)
     key_id = new_id("key")
     uow.conn.execute(
@@ -84,6 +88,7 @@ def create_key(
             id=key_id,
             role=role.value,
             merchant_id=merchant_id,
+            courier_id=courier_id,
             prefix=key.prefix,
             key_hash=key.hash,
             label=label,
@@ -135,6 +140,7 @@ _KEY_BY_HASH = select(
     api_keys_table.c.id,
     api_keys_table.c.role,
     api_keys_table.c.merchant_id,
+    api_keys_table.c.courier_id,
     api_keys_table.c.expires_at,
     api_keys_table.c.revoked_at,
 ).where(api_keys_table.c.key_hash == bindparam("b_hash"))
@@ -154,7 +160,9 @@ def authenticate(conn: Connection, secret: str, now: datetime) -> Principal:
         raise Unauthorized("this API key was revoked", code="revoked_api_key")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("this API key has expired", code="expired_api_key")
-    return Principal(role=Role(row.role), key_id=row.id, merchant_id=row.merchant_id)
+    return Principal(
+        role=Role(row.role), key_id=row.id, merchant_id=row.merchant_id, courier_id=row.courier_id
+    )
 
 
 def create_product(uow: UnitOfWork, merchant_id: str, now: datetime, **f: Any) -> Product:

@@ -39,6 +39,7 @@ api_keys_table = Table(
     Column("id", String(32), primary_key=True),
     Column("role", String(16), nullable=False),
     Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=True, index=True),
+    Column("courier_id", String(32), nullable=True, index=True),  # courier keys
     Column("prefix", String(16), nullable=False, index=True),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("label", String(200), nullable=False),

@@ -62,3 +62,24 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="default cart value from which members deliver free, by option",
     )
+
+    # last-mile dispatch
+    dispatch_enabled: bool = Field(
+        default=False, description="run the dispatch loop (every region, every epoch) in serve"
+    )
+    dispatch_epoch_s: int = Field(default=600, ge=10, le=7200, description="planning epoch")
+    dispatch_time_limit_s: float = Field(
+        default=2.0, gt=0, le=600, description="solver time per planning pass"
+    )
+    dispatch_policy: str = Field(
+        default="greedy", description="what leaves each epoch: greedy, lazy or sampling"
+    )
+    dispatch_handling_s: int = Field(
+        default=1800, ge=0, description="pick and pack time assumed when an order has no promise"
+    )
+    dispatch_window_s: int = Field(
+        default=8 * 3600, ge=600, description="delivery window of orders without a promise"
+    )
+    dispatch_offer_ttl_s: int = Field(default=120, ge=10, le=3600)
+    dispatch_max_attempts: int = Field(default=2, ge=1, le=5)
+    dispatch_seed: int = Field(default=0, ge=0)

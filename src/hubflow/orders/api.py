@@ -17,6 +17,7 @@ from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import InsufficientStock
 from hubflow.core.geo import LatLng
 from hubflow.core.ids import ID_PATTERN
+from hubflow.delivery.model import ProofPolicy
 from hubflow.orders import service
 from hubflow.orders.model import OrderStatus
 from hubflow.promise.api import promise_config
@@ -46,6 +47,14 @@ class CustomerIn(Strict):
     phone: text(32) | None = None  # type: ignore[valid-type]
 
 
+class ProofIn(Strict):
+    pin: bool = Field(default=False, description="the customer tells the courier a 4-digit PIN")
+    photo: bool = False
+    signature: bool = False
+    min_age: int | None = Field(default=None, ge=16, le=25, description="check ID at the door")
+    leave_at_door: bool = False
+
+
 class OrderIn(Strict):
     lines: list[LineIn] = Field(min_length=1, max_length=100)
     customer: CustomerIn
@@ -60,6 +69,9 @@ class OrderIn(Strict):
     option: OptionCode | None = Field(default=None, description="... for this option")
     pickup_hub_id: RefId | None = Field(
         default=None, description="pickup_in_store: one of the quote's pick-up locations"
+    )
+    proof_of_delivery: ProofIn | None = Field(
+        default=None, description="what the courier collects at the door"
     )
 
     @model_validator(mode="after")
@@ -90,6 +102,9 @@ class ShipmentOut(BaseModel):
     id: str
     hub_id: str
     status: str
+    tracking_token: str | None = Field(
+        default=None, description="opens GET /v1/tracking/{token}, public, for the customer"
+    )
 
 
 class LineOut(BaseModel):
@@ -143,7 +158,13 @@ def _request(body: OrderIn | HoldIn) -> service.OrderRequest:
         quote_id=body.quote_id if isinstance(body, OrderIn) else None,
         option=body.option if isinstance(body, OrderIn) else None,
         pickup_hub_id=body.pickup_hub_id if isinstance(body, OrderIn) else None,
+        proof=_proof(body.proof_of_delivery) if isinstance(body, OrderIn) else None,
     )
+
+
+def _proof(body: ProofIn | None) -> dict[str, Any] | None:
+    # The delivery context owns the rules (a PIN cannot go with leave-at-door, ...).
+    return None if body is None else ProofPolicy(**body.model_dump()).as_json()
 
 
 IdempotencyKey = Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class OrderRequest:
     quote_id: str | None = None  # keep this quote's promise for ``option``
     option: OptionCode | None = None
     pickup_hub_id: str | None = None
+    proof: dict[str, Any] | None = None  # proof-of-delivery policy, validated by delivery
 
     def quantities(self) -> dict[str, int]:
         return line_quantities(self.lines)
@@ -339,6 +341,11 @@ def _insert_order(
         ],
     )
     hubs = sorted({r.hub_id for r in plan})
+    # When each hub expects the parcel packed: the promise says, for quoted orders.
+    ready_at = {
+        s["hub_id"]: datetime.fromisoformat(s["ready_at"])
+        for s in (promise_json or {}).get("shipments", [])
+    }
     shipments = [
         {
             "id": new_id("shp"),
@@ -348,6 +355,10 @@ def _insert_order(
             "status": "pending",
             "created_at": now,
             "updated_at": now,
+            "tracking_token": secrets.token_urlsafe(18),
+            "proof": req.proof,
+            "pin": f"{secrets.randbelow(10_000):04d}" if req.proof and req.proof["pin"] else None,
+            "ready_at": ready_at.get(h),
         }
         for h in hubs
     ]
@@ -364,7 +375,15 @@ def _insert_order(
             }
             for r in plan
         ],
-        [{"id": s["id"], "hub_id": s["hub_id"], "status": s["status"]} for s in shipments],
+        [
+            {
+                "id": s["id"],
+                "hub_id": s["hub_id"],
+                "status": s["status"],
+                "tracking_token": s["tracking_token"],
+            }
+            for s in shipments
+        ],
     )
 
 
@@ -434,11 +453,18 @@ def _hydrate(conn: Connection, orders: list[dict[str, Any]]) -> list[dict[str, A
     ships: dict[str, list[dict[str, Any]]] = defaultdict(list)
     sc = shipments_table.c
     for sh in conn.execute(
-        select(sc.order_id, sc.id, sc.hub_id, sc.status)
+        select(sc.order_id, sc.id, sc.hub_id, sc.status, sc.tracking_token)
         .where(sc.order_id.in_(ids))
         .order_by(sc.hub_id)
     ):
-        ships[sh.order_id].append({"id": sh.id, "hub_id": sh.hub_id, "status": sh.status})
+        ships[sh.order_id].append(
+            {
+                "id": sh.id,
+                "hub_id": sh.hub_id,
+                "status": sh.status,
+                "tracking_token": sh.tracking_token,
+            }
+        )
     return [_order_json(o, lines[o["id"]], allocs[o["id"]], ships[o["id"]]) for o in orders]
 
 
@@ -461,6 +487,9 @@ def list_orders(
     return _hydrate(conn, [dict(r._mapping) for r in conn.execute(q)])
 
 
+_SHIPMENT_GONE = ("out_for_delivery", "handed_to_carrier", "delivered", "cancelled")
+
+
 def transition(
     uow: UnitOfWork,
     merchant_id: str | None,
@@ -469,8 +498,10 @@ def transition(
     now: datetime,
     *,
     reason: str | None = None,
+    ship: bool = True,
 ) -> dict[str, Any]:
-    """Move an order to ``target``; the UPDATE is conditional on the state we checked."""
+    """Move an order to ``target``; the UPDATE is conditional on the state we checked.
+    ``ship=False``: delivery consumes the stock itself, shipment by shipment."""
     conn = uow.conn
     current = get_order(conn, merchant_id, order_id)
     source = OrderStatus(current["status"])
@@ -486,7 +517,14 @@ def transition(
     if target is OrderStatus.CANCELLED:
         inventory.release_owner(uow, order_id, now)
         promise.release_slots(conn, order_id, now)
-    elif target is OrderStatus.OUT_FOR_DELIVERY and source is not OrderStatus.FAILED:
+        sc = shipments_table.c
+        # The parcels never leave: the planner drops them, a courier skips their stops.
+        conn.execute(
+            update(shipments_table)
+            .where(sc.order_id == order_id, sc.status.not_in(_SHIPMENT_GONE))
+            .values(status="cancelled", version=sc.version + 1, updated_at=now)
+        )
+    elif ship and target is OrderStatus.OUT_FOR_DELIVERY and source is not OrderStatus.FAILED:
         inventory.ship_owner(uow, order_id, now)
     payload = _event_payload(current, target.value)
     payload["order"]["previous_status"] = source.value

@@ -60,4 +60,20 @@ shipments_table = Table(
     Column("status", String(24), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # Delivery (the delivery context moves these; see hubflow.delivery).
+    Column("tracking_token", String(32), nullable=True, unique=True),
+    Column("proof", JsonType, nullable=True),  # the order's proof-of-delivery policy
+    Column("pin", String(4), nullable=True),
+    Column("ready_at", UTCDateTime(), nullable=True),  # expected packed by
+    Column("packed_at", UTCDateTime(), nullable=True),
+    Column("weight_g", Integer, nullable=True),
+    Column("volume_cm3", Integer, nullable=True),
+    Column("dims_mm", JsonType, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("route_id", String(32), nullable=True),
+    Column("eta", UTCDateTime(), nullable=True),
+    Column("note", String(64), nullable=True),  # why dispatch could not place it
+    Column("redirect_hub_id", String(32), ForeignKey("hubs.id"), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Index("ix_shipments_status", "status"),
 )

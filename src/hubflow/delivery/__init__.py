@@ -1,0 +1,1 @@
+"""Last-mile delivery: fleet, planning with PyVRP, dispatch, tracking, proof of delivery."""

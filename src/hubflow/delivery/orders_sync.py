@@ -1,0 +1,61 @@
+"""An order's status follows its shipments: packed when all are packed, out for delivery
+when one has left, delivered when all are delivered, failed or returned when the last
+one on the road fails or comes back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from hubflow.core.db import UnitOfWork
+from hubflow.delivery.model import ShipmentStatus as S
+from hubflow.orders import service as orders
+from hubflow.orders.model import OrderStatus as O
+from hubflow.orders.store import orders_table, shipments_table
+
+__all__ = ["sync_order", "target_status"]
+
+_ON_ROAD = {S.OUT_FOR_DELIVERY, S.HANDED_TO_CARRIER}
+_PACKED_OR_LATER = set(S) - {S.PENDING, S.CANCELLED}
+
+
+def target_status(current: O, shipments: list[S], packed: list[bool]) -> O | None:
+    """Where the order should be given its shipments, or ``None`` to stay."""
+    live = [s for s in shipments if s is not S.CANCELLED]
+    if not live:
+        return None
+    if all(s is S.DELIVERED for s in live):
+        return O.DELIVERED
+    if any(s in _ON_ROAD for s in live):
+        return O.OUT_FOR_DELIVERY
+    if any(s is S.FAILED for s in live) and current is O.OUT_FOR_DELIVERY:
+        return O.FAILED
+    if all(s in (S.DELIVERED, S.RETURNED_TO_HUB) for s in live) and current is O.FAILED:
+        return O.RETURNED
+    if current in (O.ALLOCATED, O.PICKING) and all(packed):
+        return O.PACKED
+    return None
+
+
+# The order machine's paths between the states delivery moves it to.
+_PATH = {
+    (O.ALLOCATED, O.PACKED): [O.PICKING, O.PACKED],
+    (O.FAILED, O.OUT_FOR_DELIVERY): [O.OUT_FOR_DELIVERY],
+}
+
+
+def sync_order(uow: UnitOfWork, order_id: str, now: datetime) -> None:
+    conn = uow.conn
+    o, s = orders_table.c, shipments_table.c
+    current = O(conn.execute(select(o.status).where(o.id == order_id)).scalar_one())
+    rows = conn.execute(select(s.status, s.packed_at).where(s.order_id == order_id)).all()
+    target = target_status(
+        current, [S(r.status) for r in rows], [r.packed_at is not None for r in rows]
+    )
+    if target is None or target is current:
+        return
+    for step in _PATH.get((current, target), [target]):
+        # Stock leaves per shipment as each is picked up, so the order machine must not
+        # ship the whole order at once here.
+        orders.transition(uow, None, order_id, step, now, ship=False)

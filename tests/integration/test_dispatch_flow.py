@@ -1,0 +1,134 @@
+"""The last mile through HTTP, on both databases: plan, load, arrive, deliver with a PIN,
+track; and a failed attempt that is retried."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from hubflow.core.db import UnitOfWork
+from hubflow.core.events import events_table
+from tests.conftest import Api
+
+
+def _network(api: Api) -> dict[str, Any]:
+    hub = api.hub()
+    mid, mh = api.merchant("Bakery")
+    pid = api.product(mh)
+    api.receive(mh, hub, pid, 20)
+    vt = api.client.post("/v1/vehicle-types", json={"name": "Van", "mode": "van"}, headers=api.op)
+    assert vt.status_code == 201, vt.text
+    veh = api.client.post(
+        "/v1/vehicles", json={"name": "Van 1", "type_id": vt.json()["id"], "hub_id": hub},
+        headers=api.op,
+    )
+    assert veh.status_code == 201, veh.text
+    c = api.client.post(
+        "/v1/couriers",
+        json={"name": "Sam Driver", "kind": "employee", "hub_id": hub,
+              "vehicle_id": veh.json()["id"]},
+        headers=api.op,
+    )
+    assert c.status_code == 201, c.text
+    courier = c.json()["courier"]["id"]
+    now = api.clock.now()
+    s = api.client.post(
+        f"/v1/couriers/{courier}/shifts",
+        json={"starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=8)).isoformat()},
+        headers=api.op,
+    )
+    assert s.status_code == 201, s.text
+    return {"hub": hub, "mh": mh, "pid": pid, "courier": courier,
+            "ch": {"Authorization": f"Bearer {c.json()['api_key']}"}}
+
+
+def _order(api: Api, n: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    body = api.order_body([(n["pid"], 1)], **extra)
+    r = api.client.post("/v1/orders", json=body, headers={**n["mh"], "Idempotency-Key": str(id(body))})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_order_is_planned_delivered_with_pin_and_tracked(api: Api) -> None:
+    n = _network(api)
+    order = _order(api, n, proof_of_delivery={"pin": True})
+    ship = order["shipments"][0]
+    token = ship["tracking_token"]
+    assert token and len(token) >= 20
+    r = api.client.post(f"/v1/shipments/{ship['id']}/packed", json={}, headers=api.op)
+    assert r.status_code == 200, r.text
+    run = api.client.post("/v1/dispatch/default/runs", headers=api.op)
+    assert run.status_code == 201, run.text
+    assert run.json()["routes"] == 1, run.json()
+    ch, courier = n["ch"], n["courier"]
+    routes = api.client.get(f"/v1/couriers/{courier}/routes", headers=ch).json()["data"]
+    assert len(routes) == 1
+    route = routes[0]
+    stop = route["stops"][0]
+    # Out of order: arriving before loading.
+    r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=ch)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "route_not_started"
+    r = api.client.post(f"/v1/routes/{route['id']}/pickup", headers=ch)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "shift_not_started"
+    assert api.client.post(f"/v1/couriers/{courier}/shift/start", headers=ch).status_code == 200
+    r = api.client.post(f"/v1/routes/{route['id']}/pickup", headers={**ch, "Idempotency-Key": "p1"})
+    assert r.status_code == 200, r.text
+    again = api.client.post(f"/v1/routes/{route['id']}/pickup", headers={**ch, "Idempotency-Key": "p1"})
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    pin = api.client.get(f"/v1/tracking/{token}").json()["pin"]
+    assert pin is not None and len(pin) == 4
+    loc = api.client.post(f"/v1/couriers/{courier}/location", json={"lat": 47.60, "lng": -122.33}, headers=ch)
+    assert loc.status_code == 200 and loc.json()["etas"], loc.text
+    r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=ch)
+    assert r.status_code == 200, r.text
+    wrong = "0000" if pin != "0000" else "1111"
+    base = f"/v1/routes/{route['id']}/stops/{stop['id']}"
+    r = api.client.post(f"{base}/deliver", json={"pin": wrong}, headers=ch)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "wrong_pin"
+    r = api.client.post(f"{base}/deliver", json={}, headers=ch)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "proof_missing"
+    r = api.client.post(f"{base}/deliver", json={"pin": pin}, headers=ch)
+    assert r.status_code == 200, r.text
+    r = api.client.post(f"{base}/deliver", json={"pin": pin}, headers=ch)
+    assert r.status_code == 409
+    assert api.client.post(f"/v1/routes/{route['id']}/complete", headers=ch).status_code == 200
+    view = api.client.get(f"/v1/tracking/{token}").json()
+    assert view["status"] == "delivered" and view["pin"] is None
+    assert view["merchant"]["name"] == "Bakery"
+    kinds = [e["kind"] for e in view["events"]]
+    assert kinds == ["ready", "assigned", "picked_up", "arriving", "delivered"]
+    o = api.client.get(f"/v1/orders/{order['id']}", headers=n["mh"]).json()
+    assert o["status"] == "delivered"
+    with UnitOfWork(api.engine, readonly=True) as uow:
+        types = set(uow.conn.execute(select(events_table.c.type)).scalars())
+    assert {"shipment.assigned", "shipment.picked_up", "shipment.delivered",
+            "order.delivered"} <= types
+
+
+def test_failed_attempt_is_retried_then_returned(api: Api) -> None:
+    n = _network(api)
+    order = _order(api, n)
+    ship = order["shipments"][0]
+    api.client.post(f"/v1/shipments/{ship['id']}/packed", json={}, headers=api.op)
+    ch, courier = n["ch"], n["courier"]
+    assert api.client.post(f"/v1/couriers/{courier}/shift/start", headers=ch).status_code == 200
+    for attempt in (1, 2):
+        run = api.client.post("/v1/dispatch/default/runs", headers=api.op).json()
+        assert run["routes"] == 1, run
+        route = api.client.get(f"/v1/couriers/{courier}/routes", headers=ch).json()["data"][0]
+        stop = route["stops"][0]
+        assert api.client.post(f"/v1/routes/{route['id']}/pickup", headers=ch).status_code == 200
+        base = f"/v1/routes/{route['id']}/stops/{stop['id']}"
+        assert api.client.post(f"{base}/arrive", headers=ch).status_code == 200
+        r = api.client.post(f"{base}/fail", json={"reason": "not_at_home"}, headers=ch)
+        assert r.status_code == 200, r.text
+        r = api.client.post(f"/v1/routes/{route['id']}/complete", headers=ch)
+        assert r.status_code == 200, r.text
+        expected = "retry" if attempt == 1 else "returned_to_hub"
+        assert r.json()["failed_parcels"][0]["next"] == expected
+    got = api.client.get(f"/v1/shipments/{ship['id']}", headers=n["mh"]).json()
+    assert got["status"] == "returned_to_hub" and got["attempts"] == 2
+    o = api.client.get(f"/v1/orders/{order['id']}", headers=n["mh"]).json()
+    assert o["status"] == "returned"
