@@ -188,7 +188,10 @@ class Api:
 
 @pytest.fixture
 def api(engine: Engine, clock: ManualClock) -> Iterator[Api]:
-    app = create_app(Settings(), engine=engine, clock=clock, run_relay=False)
+    # A short solver budget: tests check behaviour, benchmarks measure quality.
+    app = create_app(
+        Settings(dispatch_time_limit_s=0.2), engine=engine, clock=clock, run_relay=False
+    )
     with UnitOfWork(engine) as uow:
         key, _ = create_key(uow, Role.OPERATOR, None, "tests", clock.now())
     with TestClient(app, raise_server_exceptions=False) as client:

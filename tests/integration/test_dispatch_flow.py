@@ -3,50 +3,34 @@ track; and a failed attempt that is retried."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from hubflow.core.db import UnitOfWork
 from hubflow.core.events import events_table
+from tests import fleet
 from tests.conftest import Api
 
 
 def _network(api: Api) -> dict[str, Any]:
-    hub = api.hub()
-    mid, mh = api.merchant("Bakery")
-    pid = api.product(mh)
-    api.receive(mh, hub, pid, 20)
-    vt = api.client.post("/v1/vehicle-types", json={"name": "Van", "mode": "van"}, headers=api.op)
-    assert vt.status_code == 201, vt.text
-    veh = api.client.post(
-        "/v1/vehicles", json={"name": "Van 1", "type_id": vt.json()["id"], "hub_id": hub},
-        headers=api.op,
-    )
-    assert veh.status_code == 201, veh.text
-    c = api.client.post(
-        "/v1/couriers",
-        json={"name": "Sam Driver", "kind": "employee", "hub_id": hub,
-              "vehicle_id": veh.json()["id"]},
-        headers=api.op,
-    )
-    assert c.status_code == 201, c.text
-    courier = c.json()["courier"]["id"]
-    now = api.clock.now()
-    s = api.client.post(
-        f"/v1/couriers/{courier}/shifts",
-        json={"starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=8)).isoformat()},
-        headers=api.op,
-    )
-    assert s.status_code == 201, s.text
-    return {"hub": hub, "mh": mh, "pid": pid, "courier": courier,
-            "ch": {"Authorization": f"Bearer {c.json()['api_key']}"}}
+    net = fleet.network(api)
+    van = fleet.vehicle(api, net, "van")
+    cid = fleet.courier(api, net, "employee", vehicle_id=van)
+    return {
+        "hub": net.hub,
+        "mh": net.mh,
+        "pid": net.product,
+        "courier": cid,
+        "ch": net.couriers[cid],
+    }
 
 
 def _order(api: Api, n: dict[str, Any], **extra: Any) -> dict[str, Any]:
     body = api.order_body([(n["pid"], 1)], **extra)
-    r = api.client.post("/v1/orders", json=body, headers={**n["mh"], "Idempotency-Key": str(id(body))})
+    r = api.client.post(
+        "/v1/orders", json=body, headers={**n["mh"], "Idempotency-Key": str(id(body))}
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -75,11 +59,15 @@ def test_order_is_planned_delivered_with_pin_and_tracked(api: Api) -> None:
     assert api.client.post(f"/v1/couriers/{courier}/shift/start", headers=ch).status_code == 200
     r = api.client.post(f"/v1/routes/{route['id']}/pickup", headers={**ch, "Idempotency-Key": "p1"})
     assert r.status_code == 200, r.text
-    again = api.client.post(f"/v1/routes/{route['id']}/pickup", headers={**ch, "Idempotency-Key": "p1"})
+    again = api.client.post(
+        f"/v1/routes/{route['id']}/pickup", headers={**ch, "Idempotency-Key": "p1"}
+    )
     assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     pin = api.client.get(f"/v1/tracking/{token}").json()["pin"]
     assert pin is not None and len(pin) == 4
-    loc = api.client.post(f"/v1/couriers/{courier}/location", json={"lat": 47.60, "lng": -122.33}, headers=ch)
+    loc = api.client.post(
+        f"/v1/couriers/{courier}/location", json={"lat": 47.60, "lng": -122.33}, headers=ch
+    )
     assert loc.status_code == 200 and loc.json()["etas"], loc.text
     r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=ch)
     assert r.status_code == 200, r.text
@@ -103,8 +91,12 @@ def test_order_is_planned_delivered_with_pin_and_tracked(api: Api) -> None:
     assert o["status"] == "delivered"
     with UnitOfWork(api.engine, readonly=True) as uow:
         types = set(uow.conn.execute(select(events_table.c.type)).scalars())
-    assert {"shipment.assigned", "shipment.picked_up", "shipment.delivered",
-            "order.delivered"} <= types
+    assert {
+        "shipment.assigned",
+        "shipment.picked_up",
+        "shipment.delivered",
+        "order.delivered",
+    } <= types
 
 
 def test_failed_attempt_is_retried_then_returned(api: Api) -> None:

@@ -134,6 +134,23 @@ def _start_relay(state: AppState) -> tuple[threading.Event, threading.Thread, An
     return stop, thread, relay
 
 
+def _start_dispatcher(state: AppState) -> tuple[threading.Event, threading.Thread]:
+    from hubflow.delivery.dispatch import DispatchConfig
+    from hubflow.delivery.loop import Dispatcher
+
+    cfg = DispatchConfig.from_settings(state.settings)
+    dispatcher = Dispatcher(state.engine, state.clock, cfg, on_run=lambda _: state.poke_relay())
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=dispatcher.run_forever,
+        args=(stop, min(15.0, cfg.epoch_s / 4)),
+        name="hubflow-dispatch",
+        daemon=True,
+    )
+    thread.start()
+    return stop, thread
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -151,9 +168,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         check_schema(engine)
         running = _start_relay(state) if relay_on else None
+        dispatching = _start_dispatcher(state) if settings.dispatch_enabled else None
         try:
             yield
         finally:
+            if dispatching:
+                dispatching[0].set()
+                dispatching[1].join(timeout=30)
             if running:
                 stop, thread, relay = running
                 stop.set()

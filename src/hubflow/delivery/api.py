@@ -142,7 +142,7 @@ def post_handoff(
 ) -> dict[str, Any]:
     """The carrier collected the parcel at the hub."""
     with UnitOfWork(state.engine) as uow:
-        out = hand_over(uow.conn, shipment_id, body.tracking_number, state.clock.now())
+        out = hand_over(uow, shipment_id, body.tracking_number, state.clock.now())
     state.poke_relay()
     return out
 

@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 
+from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, NotFound
 from hubflow.delivery.fleet import CarrierRateCard
 from hubflow.delivery.model import ShipmentStatus
 from hubflow.delivery.store import carrier_handoffs_table, carriers_table
+from hubflow.delivery.orders_sync import sync_order
 from hubflow.delivery.tracking import move, shipment_row
+from hubflow.inventory import service as inventory
 
 __all__ = ["Quote", "cheapest", "cutoff_for", "hand_over", "record_handoff"]
 
@@ -62,9 +65,10 @@ def record_handoff(
 
 
 def hand_over(
-    conn: Connection, shipment_id: str, tracking_number: str, now: datetime
+    uow: UnitOfWork, shipment_id: str, tracking_number: str, now: datetime
 ) -> dict[str, Any]:
-    """The carrier's driver scanned the parcel at the hub."""
+    """The carrier's driver scanned the parcel at the hub: the goods leave."""
+    conn = uow.conn
     ship = shipment_row(conn, shipment_id)
     h = carrier_handoffs_table.c
     row = conn.execute(select(carrier_handoffs_table).where(h.shipment_id == shipment_id)).first()
@@ -93,6 +97,8 @@ def hand_over(
         kind="handed_to_carrier",
         details={"carrier": name, "tracking_number": tracking_number},
     )
+    inventory.ship_owner(uow, ship["order_id"], now, hub_id=ship["hub_id"])
+    sync_order(uow, ship["order_id"], now)
     return {
         "shipment_id": shipment_id,
         "carrier": name,

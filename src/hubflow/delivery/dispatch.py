@@ -33,7 +33,7 @@ from hubflow.core.settings import Settings
 from hubflow.delivery.carriers import cheapest, cutoff_for, record_handoff
 from hubflow.delivery.fleet import VehicleTypeSpec
 from hubflow.delivery.model import RouteStatus, ShipmentStatus, StopStatus
-from hubflow.delivery.planner import Plan, PlannedRoute, plan
+from hubflow.delivery.planner import Plan, PlannedRoute, Unassigned, plan
 from hubflow.delivery.problem import FOREVER, Depot, Job, PlanningProblem, Vehicle, from_geo
 from hubflow.delivery.snapshot import Free, Parcel, Snapshot, UnderWay, read_snapshot
 from hubflow.delivery.store import (
@@ -478,13 +478,20 @@ def _iso(value: datetime | None) -> str | None:
 # -- the epoch ---------------------------------------------------------------------------------
 
 
+def _solve(model: _Model, time_limit_s: float, seed: int) -> Plan:
+    if not model.problem.vehicles:  # nothing to route with: say so for every parcel
+        return Plan([], [Unassigned(j.id, "no_vehicle_at_hub") for j in model.problem.jobs],
+                    0, True, 0.0)  # fmt: skip
+    return plan(model.problem, time_limit_s=time_limit_s, seed=seed)
+
+
 def _gig_plan(
     snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
 ) -> tuple[_Model, Plan] | None:
     if not parcels or not snap.gig:
         return None
     model = _Model(snap, snap.gig, [], parcels, travel)
-    return model, plan(model.problem, time_limit_s=cfg.time_limit_s / 2, seed=cfg.seed)
+    return model, _solve(model, cfg.time_limit_s / 2, cfg.seed)
 
 
 def run_epoch(
@@ -506,7 +513,7 @@ def run_epoch(
     go = [p for p in snap.parcels if p.id in chosen]
     run.dispatched, run.postponed = len(go), len(snap.parcels) - len(go)
     model = _Model(snap, snap.free, snap.under_way, go, travel)
-    own = plan(model.problem, time_limit_s=cfg.time_limit_s, seed=cfg.seed)
+    own = _solve(model, cfg.time_limit_s, cfg.seed)
     left = {u.job_id: u.reason for u in own.unassigned if u.job_id not in model.on_vehicle}
     # Own fleet first. What it cannot take in time goes down the cascade; what it could
     # take later waits for the next epoch.
@@ -556,7 +563,7 @@ def run_epoch(
                 and w.versions[p.id][2] in cancelled
             ):
                 w.release(p.id, cancelled, left.get(p.id))
-            elif p.id in left and p.id not in run.unplaced:
+            elif p.id in left:
                 w.release(p.id, cancelled, left[p.id])
         run.runtime_ms = round((time.perf_counter() - t0) * 1000)
         d = dispatch_runs_table.c
