@@ -44,9 +44,17 @@ def vehicle(api: Api, net: Net, mode: str, name: str | None = None, **overrides:
     return str(v.json()["id"])
 
 
-def courier(api: Api, net: Net, kind: str, *, vehicle_id: str | None = None,
-            mode: str = "car", hours: float = 8, start: bool = False,
-            name: str = "Sam Driver") -> str:  # fmt: skip
+def courier(
+    api: Api,
+    net: Net,
+    kind: str,
+    *,
+    vehicle_id: str | None = None,
+    mode: str = "car",
+    hours: float = 8,
+    start: bool = False,
+    name: str = "Sam Driver",
+) -> str:
     body: dict[str, Any] = {"name": name, "kind": kind, "hub_id": net.hub, "mode": mode}
     if vehicle_id:
         body["vehicle_id"] = vehicle_id

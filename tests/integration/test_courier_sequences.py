@@ -104,13 +104,18 @@ def _machine(template: Path) -> type[RuleBasedStateMachine]:
             elif action == "fail":
                 r = self.client.post(f"{base}/fail", json={"reason": "not_at_home"}, headers=self.h)
             else:
-                token = next(s["tracking_token"] for o in self.orders for s in o["shipments"]
-                             if s["id"] == stop["shipment_id"])  # fmt: skip
+                token = next(
+                    s["tracking_token"]
+                    for o in self.orders
+                    for s in o["shipments"]
+                    if s["id"] == stop["shipment_id"]
+                )
                 pin = self.client.get(f"/v1/tracking/{token}").json()["pin"]
                 if action == "bad_pin":
                     pin = "0000" if pin != "0000" else "1111"
-                r = self.client.post(f"{base}/deliver", json={"pin": pin} if pin else {},
-                                     headers=self.h)  # fmt: skip
+                r = self.client.post(
+                    f"{base}/deliver", json={"pin": pin} if pin else {}, headers=self.h
+                )
             self._ok(r)
 
         @rule()
@@ -125,11 +130,16 @@ def _machine(template: Path) -> type[RuleBasedStateMachine]:
                 conn = uow.conn
                 st_, r_, s_ = route_stops_table.c, routes_table.c, shipments_table.c
                 rows = conn.execute(
-                    select(st_.status, st_.route_id, r_.status.label("route"),
-                           s_.status.label("ship"), s_.route_id.label("ship_route"))
+                    select(
+                        st_.status,
+                        st_.route_id,
+                        r_.status.label("route"),
+                        s_.status.label("ship"),
+                        s_.route_id.label("ship_route"),
+                    )
                     .join(routes_table, r_.id == st_.route_id)
                     .join(shipments_table, s_.id == st_.shipment_id)
-                ).all()  # fmt: skip
+                ).all()
                 arrived: dict[str, int] = {}
                 for x in rows:
                     if x.status in ("arrived", "delivered", "failed"):

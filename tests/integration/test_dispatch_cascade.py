@@ -55,8 +55,9 @@ def test_declined_and_expired_offers_move_on_then_go_to_a_carrier(api: Api) -> N
     got = fleet.shipment(api, net, ship)
     assert got["status"] == "carrier_pending" and got["carrier"]["status"] == "quoted"
     assert got["carrier"]["price"] >= 600
-    r = api.client.post(f"/v1/shipments/{ship}/handoff", json={"tracking_number": "PC123"},
-                        headers=api.op)  # fmt: skip
+    r = api.client.post(
+        f"/v1/shipments/{ship}/handoff", json={"tracking_number": "PC123"}, headers=api.op
+    )
     assert r.status_code == 200, r.text
     view = api.client.get(f"/v1/tracking/{o['shipments'][0]['tracking_token']}").json()
     assert view["status"] == "handed_to_carrier"
@@ -138,12 +139,19 @@ def test_who_may_see_and_do_what(api: Api) -> None:
     _, stranger = api.merchant("Stranger")
     assert api.client.get(f"/v1/shipments/{ship}", headers=stranger).status_code == 404
     assert api.client.get("/v1/tracking/" + "x" * 24).status_code == 404
-    r = api.client.post("/v1/vehicle-types", json={"name": "Bad", "mode": "drone",
-                        "overrides": {"max_parcel_dims_mm": [1, 2]}}, headers=api.op)  # fmt: skip
+    r = api.client.post(
+        "/v1/vehicle-types",
+        json={"name": "Bad", "mode": "drone", "overrides": {"max_parcel_dims_mm": [1, 2]}},
+        headers=api.op,
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_vehicle_type"
-    r = api.client.post("/v1/orders", json=api.order_body(
-        [(net.product, 1)], proof_of_delivery={"pin": True, "leave_at_door": True}),
-        headers={**net.mh, "Idempotency-Key": "pin-door"})  # fmt: skip
+    r = api.client.post(
+        "/v1/orders",
+        json=api.order_body(
+            [(net.product, 1)], proof_of_delivery={"pin": True, "leave_at_door": True}
+        ),
+        headers={**net.mh, "Idempotency-Key": "pin-door"},
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "pin_with_leave_at_door"
 
 

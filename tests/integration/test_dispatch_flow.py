@@ -3,12 +3,17 @@ track; and a failed attempt that is retried."""
 
 from __future__ import annotations
 
+import base64
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from hubflow.catalog.model import Role
+from hubflow.catalog.service import Principal
 from hubflow.core.db import UnitOfWork
 from hubflow.core.events import events_table
+from hubflow.delivery.courier import complete_route
 from tests import fleet
 from tests.conftest import Api
 
@@ -124,3 +129,80 @@ def test_failed_attempt_is_retried_then_returned(api: Api) -> None:
     assert got["status"] == "returned_to_hub" and got["attempts"] == 2
     o = api.client.get(f"/v1/orders/{order['id']}", headers=n["mh"]).json()
     assert o["status"] == "returned"
+
+
+def test_route_under_way_keeps_its_parcels_when_replanned(api: Api) -> None:
+    net = fleet.network(api)
+    van = fleet.vehicle(api, net, "van")
+    cid = fleet.courier(api, net, "employee", vehicle_id=van, start=True)
+    h = net.couriers[cid]
+    first = [fleet.order(api, net, lat=47.60 + i / 100, lng=-122.33) for i in range(2)]
+    assert fleet.dispatch(api)["routes"] == 1
+    route = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"][0]
+    assert api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h).status_code == 200
+    api.clock.advance(timedelta(minutes=20))
+    api.client.post(f"/v1/couriers/{cid}/location", json={"lat": 47.55, "lng": -122.3}, headers=h)
+    later = fleet.order(api, net, lat=47.58, lng=-122.31)
+    run = fleet.dispatch(api)
+    assert run["routes"] == 0, run  # the van is out: the new parcel rides its next trip
+    after = api.client.get(f"/v1/routes/{route['id']}", headers=h).json()
+    on_board = {o["shipments"][0]["id"] for o in first}
+    stops = after["stops"]
+    assert {s["shipment_id"] for s in stops if s["trip"] == 1} == on_board
+    assert [s["shipment_id"] for s in stops if s["trip"] == 2] == [later["shipments"][0]["id"]]
+    assert [s["seq"] for s in stops] == sorted(s["seq"] for s in stops)
+    # The second trip loads only once the first is done.
+    for s in stops[:2]:
+        base = f"/v1/routes/{route['id']}/stops/{s['id']}"
+        assert api.client.post(f"{base}/arrive", headers=h).status_code == 200
+        assert api.client.post(f"{base}/deliver", json={}, headers=h).status_code == 200
+    r = api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h)
+    assert r.status_code == 200, r.text
+    assert fleet.shipment(api, net, later["shipments"][0]["id"])["status"] == "out_for_delivery"
+
+
+def test_photo_proof_is_kept_and_refused_parcels_go_to_a_store(api: Api) -> None:
+    net = fleet.network(api)
+    store = api.hub(
+        name="Capitol Hill store",
+        kind="store",
+        location={"lat": 47.62, "lng": -122.32},
+        capabilities=["pick_up_in_store"],
+    )
+    assert store
+    van = fleet.vehicle(api, net, "van")
+    cid = fleet.courier(api, net, "employee", vehicle_id=van, start=True)
+    h = net.couriers[cid]
+    photo = fleet.order(api, net, proof_of_delivery={"photo": True, "leave_at_door": True})
+    away = fleet.order(api, net, lat=47.625, lng=-122.33)
+    fleet.dispatch(api)
+    route = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"][0]
+    assert api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h).status_code == 200
+    by_ship = {s["shipment_id"]: s for s in route["stops"]}
+    p_stop = by_ship[photo["shipments"][0]["id"]]
+    base = f"/v1/routes/{route['id']}/stops/{p_stop['id']}"
+    api.client.post(f"{base}/arrive", headers=h)
+    bad = api.client.post(f"{base}/deliver", json={"photo_base64": "not base64!"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_proof"
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+    r = api.client.post(f"{base}/deliver", json={"photo_base64": png}, headers=h)
+    assert r.status_code == 200, r.text
+    got = fleet.shipment(api, net, photo["shipments"][0]["id"])
+    proof = got["proofs"][0]
+    img = api.client.get(f"/v1/shipments/{got['id']}/proofs/{proof['id']}", headers=net.mh)
+    assert img.status_code == 200 and img.content.startswith(b"\x89PNG")
+    a_stop = by_ship[away["shipments"][0]["id"]]
+    base = f"/v1/routes/{route['id']}/stops/{a_stop['id']}"
+    api.client.post(f"{base}/arrive", headers=h)
+    r = api.client.post(f"{base}/fail", json={"reason": "access_denied"}, headers=h)
+    assert r.status_code == 200
+    # Not retried forever: with one attempt allowed, it waits at the nearby store.
+    with UnitOfWork(api.engine) as uow:
+        done = complete_route(
+            uow, Principal(Role.OPERATOR, "", None), route["id"], api.clock.now(), max_attempts=1
+        )
+    assert done["failed_parcels"] == [
+        {"shipment_id": away["shipments"][0]["id"], "next": "redirected", "hub_id": store}
+    ]
+    view = api.client.get(f"/v1/tracking/{away['shipments'][0]['tracking_token']}").json()
+    assert view["status"] == "redirected" and view["pickup_at"]["name"] == "Capitol Hill store"

@@ -45,8 +45,13 @@ def test_overrides_are_validated() -> None:
     with pytest.raises(InvalidInput) as e:
         spec_for(Mode.VAN, {"wings": 2})
     assert e.value.code == "unknown_setting"
-    for bad in ({"speed_kmh": -1}, {"capacity_parcels": True}, {"max_parcel_dims_mm": [1, 2]},
-                {"circuity": 9.0}, {"radius_km": "far"}):  # fmt: skip
+    for bad in (
+        {"speed_kmh": -1},
+        {"capacity_parcels": True},
+        {"max_parcel_dims_mm": [1, 2]},
+        {"circuity": 9.0},
+        {"radius_km": "far"},
+    ):
         with pytest.raises(InvalidInput):
             spec_for(Mode.DRONE, bad)
 
@@ -90,8 +95,11 @@ def test_terminal_shipments_stay_terminal(path: list[ShipmentStatus]) -> None:
         if target in SHIPMENT_TRANSITIONS[status]:
             status = target
     terminal = {s for s, nxt in SHIPMENT_TRANSITIONS.items() if not nxt}
-    assert terminal == {ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED_TO_HUB,
-                        ShipmentStatus.CANCELLED}  # fmt: skip
+    assert terminal == {
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.RETURNED_TO_HUB,
+        ShipmentStatus.CANCELLED,
+    }
     if status in terminal:
         assert all(t not in SHIPMENT_TRANSITIONS[status] for t in ShipmentStatus)
 
