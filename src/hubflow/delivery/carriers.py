@@ -14,8 +14,8 @@ from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, NotFound
 from hubflow.delivery.fleet import CarrierRateCard
 from hubflow.delivery.model import ShipmentStatus
-from hubflow.delivery.store import carrier_handoffs_table, carriers_table
 from hubflow.delivery.orders_sync import sync_order
+from hubflow.delivery.store import carrier_handoffs_table, carriers_table
 from hubflow.delivery.tracking import move, shipment_row
 from hubflow.inventory import service as inventory
 

@@ -40,6 +40,7 @@ from rich.table import Table
 from hubflow.core.geo import LatLng, haversine_km
 from hubflow.network.model import Capability, HubKind
 from hubflow.sim.catalog import MERCHANTS, MerchantSpec, ProductSpec, generate_catalog
+from hubflow.sim.lastmile import LastMile, build_fleet, deliver_one, run_dispatch
 from hubflow.sim.metro import METRO, Area, HubSpec, Metro
 from hubflow.webhooks.relay import matches
 from hubflow.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify
@@ -105,20 +106,72 @@ class OrderPlan:
 
 
 _FIRST = [
-    "Ava", "Ben", "Chloe", "Diego", "Emma", "Farah", "Grace", "Hiro", "Isla", "Jamal",
-    "Kai", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tariq",
-    "Uma", "Victor", "Wen", "Yara", "Zoe",
-]  # fmt: skip
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Diego",
+    "Emma",
+    "Farah",
+    "Grace",
+    "Hiro",
+    "Isla",
+    "Jamal",
+    "Kai",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+    "Zoe",
+]
 _LAST = [
-    "Anderson", "Baker", "Chen", "Dubois", "Evans", "Garcia", "Hansen", "Ito", "Johnson",
-    "Kim", "Larsen", "Martinez", "Nguyen", "O'Brien", "Patel", "Rossi", "Singh", "Tanaka",
-    "Walker", "Young",
-]  # fmt: skip
+    "Anderson",
+    "Baker",
+    "Chen",
+    "Dubois",
+    "Evans",
+    "Garcia",
+    "Hansen",
+    "Ito",
+    "Johnson",
+    "Kim",
+    "Larsen",
+    "Martinez",
+    "Nguyen",
+    "O'Brien",
+    "Patel",
+    "Rossi",
+    "Singh",
+    "Tanaka",
+    "Walker",
+    "Young",
+]
 _STREETS = [
-    "Pine St", "Pike St", "Broadway E", "NW Market St", "Fremont Ave N", "University Way NE",
-    "California Ave SW", "Roosevelt Way NE", "Bellevue Way NE", "Lake St S", "Redmond Way",
-    "Rainier Ave S", "Aurora Ave N", "15th Ave NW", "Beacon Ave S", "Main St",
-]  # fmt: skip
+    "Pine St",
+    "Pike St",
+    "Broadway E",
+    "NW Market St",
+    "Fremont Ave N",
+    "University Way NE",
+    "California Ave SW",
+    "Roosevelt Way NE",
+    "Bellevue Way NE",
+    "Lake St S",
+    "Redmond Way",
+    "Rainier Ave S",
+    "Aurora Ave N",
+    "15th Ave NW",
+    "Beacon Ave S",
+    "Main St",
+]
 _CITIES = {
     "Bellevue": "Bellevue",
     "Kirkland": "Kirkland",
@@ -653,6 +706,7 @@ def run_demo(
                     sum(len(v) for v in catalog.values()), built.receipts, len(accepted)
                 )
                 _wait_webhooks(receiver, expected_webhooks, progress, timeout_s=60)
+                last_mile = _last_mile(api, operator_key, built, metro, seed, accepted, progress)
             ok = _summary(
                 console,
                 metro,
@@ -666,6 +720,7 @@ def run_demo(
                 base_url,
                 time.perf_counter() - started,
             )
+            _last_mile_summary(console, last_mile, accepted, base_url)
             if serve:
                 console.print(
                     f"\n[bold green]Serving[/] on {base_url} (docs at {base_url}/docs); "
@@ -683,6 +738,75 @@ def run_demo(
         api.close()
         receiver.stop()
     return 0 if ok else 1
+
+
+def _last_mile(
+    api: Api,
+    key: str,
+    built: Built,
+    metro: Metro,
+    seed: int,
+    accepted: list[Outcome],
+    progress: Progress,
+) -> LastMile:
+    task = progress.add_task("fleet: vehicles, couriers, shifts", total=1)
+    lm = build_fleet(api, key, built.hubs, list(metro.hubs), seed)
+    progress.advance(task)
+    shipments = [s["id"] for o in accepted for s in o.body.get("shipments", [])]
+
+    def pack(shipment_id: str) -> None:
+        r = api.post(f"/v1/shipments/{shipment_id}/packed", key, {})
+        if r.status_code != 200:
+            raise DemoError(f"packing {shipment_id} answered {r.status_code}: {r.text[:200]}")
+
+    _parallel(shipments, pack, progress, "parcels packed at hubs")
+    lm.packed = len(shipments)
+    task = progress.add_task("dispatch epoch (PyVRP)", total=1)
+    run_dispatch(api, key, metro.region, lm)
+    progress.advance(task)
+    task = progress.add_task("one route driven to a door", total=1)
+    deliver_one(api, key, lm)
+    progress.advance(task)
+    return lm
+
+
+def _last_mile_summary(
+    console: Console, lm: LastMile, accepted: list[Outcome], base_url: str
+) -> None:
+    run = lm.run
+    t = Table(title="Last mile — one dispatch epoch", show_header=False, title_justify="left")
+    t.add_column("what", style="bold")
+    t.add_column("value", overflow="fold")
+    t.add_row(
+        "fleet", ", ".join(f"{n} {m.replace('_', ' ')}" for m, n in sorted(lm.vehicles.items()))
+    )
+    t.add_row("couriers", f"{lm.employees} employees on shift, {lm.gig} gig couriers online")
+    t.add_row("parcels packed", str(lm.packed))
+    modes = Counter(r["mode"] for r in lm.routes)
+    t.add_row(
+        "routes planned (own fleet)",
+        f"{run['routes']} ({', '.join(f'{n} {m}' for m, n in sorted(modes.items()))}), "
+        f"{sum(r['distance_m'] for r in lm.routes) / 1000:.0f} km",
+    )
+    t.add_row("offered to gig couriers", f"{run['offered']} route(s)")
+    t.add_row("handed to a carrier", str(run["to_carrier"]))
+    reasons = Counter(run["unplaced"].values())
+    t.add_row("not placed (reason)", ", ".join(f"{n} {r}" for r, n in reasons.items()) or "0")
+    t.add_row("waiting for the next epoch", str(run["postponed"]))
+    t.add_row("planning took", f"{run['runtime_ms'] / 1000:.1f} s")
+    if lm.delivered:
+        shipment = lm.delivered["shipment_id"]
+        token = next(
+            (
+                s.get("tracking_token")
+                for o in accepted
+                for s in o.body.get("shipments", [])
+                if s["id"] == shipment
+            ),
+            None,
+        )
+        t.add_row("delivered", f"{shipment} — track it: {base_url}/v1/tracking/{token}")
+    console.print(t)
 
 
 def _summary(
