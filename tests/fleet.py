@@ -106,6 +106,7 @@ def dispatch(api: Api) -> dict[str, Any]:
     r = api.client.post("/v1/dispatch/default/runs", headers=api.op)
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
+    assert out["violations"] == [], out["violations"]  # the independent checker agrees
     return out
 
 

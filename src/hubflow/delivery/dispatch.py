@@ -17,6 +17,7 @@ The solver runs outside any transaction: order intake never waits for it.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from hubflow.core.geo import LatLng, haversine_km
 from hubflow.core.ids import new_id
 from hubflow.core.settings import Settings
 from hubflow.delivery.carriers import cheapest, cutoff_for, record_handoff
+from hubflow.delivery.feasibility import check
 from hubflow.delivery.fleet import VehicleTypeSpec
 from hubflow.delivery.model import RouteStatus, ShipmentStatus, StopStatus
 from hubflow.delivery.planner import Plan, PlannedRoute, Unassigned, plan
@@ -47,6 +49,8 @@ from hubflow.delivery.travel import GreatCircleTravel, TravelProfile, TravelProv
 from hubflow.orders.store import shipments_table
 
 __all__ = ["DispatchConfig", "RunSummary", "run_epoch"]
+
+log = logging.getLogger("hubflow.dispatch")
 
 BASE_SERVICE_S = 120  # walking to the door and handing over
 
@@ -95,6 +99,7 @@ class RunSummary:
     to_carrier: int = 0
     unplaced: dict[str, str] = field(default_factory=dict)  # shipment -> reason
     skipped_changed: int = 0
+    violations: list[str] = field(default_factory=list)  # the checker's findings (none)
     cost: int = 0
     runtime_ms: int = 0
 
@@ -395,10 +400,11 @@ class _Writer:
             if stop.job_id in remaining:
                 seq += 1
                 eta = self.model.at(stop.arrival_s)
+                # The plan may deliver it on a later trip (after a reload at the hub).
                 self.conn.execute(
                     update(route_stops_table)
                     .where(st.id == remaining.pop(stop.job_id)["id"])
-                    .values(seq=seq, eta=eta)
+                    .values(seq=seq, eta=eta, trip=u.trips + stop.trip)
                 )
                 self.conn.execute(
                     update(shipments_table)
@@ -424,7 +430,7 @@ class _Writer:
         for x in remaining.values():  # not in the plan (its shift ends): keep the old order
             seq += 1
             self.conn.execute(update(route_stops_table).where(st.id == x["id"]).values(seq=seq))
-        self._insert_stops(u.route_id, new_stops, seq, trip0=u.trips - 1)
+        self._insert_stops(u.route_id, new_stops, seq, trip0=u.trips - 1)  # trip u.trips + k
 
     def offer(self, route_id: str, free: Free, pay: int) -> None:
         self.conn.execute(
@@ -522,6 +528,10 @@ def run_epoch(
     ]
     gig = _gig_plan(snap, cascade, cfg, travel)
     gig_left = {u.job_id for u in gig[1].unassigned} if gig else {p.id for p in cascade}
+    # Every plan goes through the independent checker before it is written.
+    run.violations = check(model.problem, own) + (check(gig[0].problem, gig[1]) if gig else [])
+    for v in run.violations:
+        log.error("dispatch %s: plan violates %s", region, v)
     with UnitOfWork(engine) as uow:
         uow.conn.execute(  # first: the routes refer to it
             insert(dispatch_runs_table).values(

@@ -114,7 +114,7 @@ def _route(
     # Parcels on board were loaded before the plan: they take room until they are delivered.
     on_board = [jobs[s.job_id] for s in stops if jobs[s.job_id].on_vehicle == v.id]
     delivered: set[str] = set()
-    for k, trip in enumerate(trips):
+    for trip in trips:
         load = [jobs[s.job_id] for s in trip if jobs[s.job_id].on_vehicle is None]
         load += [j for j in on_board if j.id not in delivered]
         delivered |= {s.job_id for s in trip}
@@ -124,10 +124,12 @@ def _route(
             ("parcels", sum(j.parcels for j in load), v.capacity_parcels),
         ):
             if used > cap:
-                yield f"capacity: trip {k} {label} {used} > {cap}"
+                yield f"capacity: trip {trip[0].trip} {label} {used} > {cap}"
+        # Trip 0 is the one under way (it may have no stops left: the vehicle drives back to
+        # reload and delivers its on-board parcels on a later trip).
         if (
             v.under_way
-            and k == 0
+            and trip[0].trip == 0
             and any(j.on_vehicle is None for j in (jobs[s.job_id] for s in trip))
         ):
             yield "hub: first trip of a vehicle under way carries parcels from the hub"
