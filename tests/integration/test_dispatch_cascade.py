@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hubflow.delivery.dispatch import DispatchConfig
+from hubflow.delivery.dispatch import DispatchConfig, run_epoch
 from hubflow.delivery.loop import Dispatcher, take_lease
 from tests import fleet
 from tests.conftest import Api
@@ -165,3 +165,35 @@ def test_one_planner_per_region_at_a_time(api: Api) -> None:
     assert len(first.run_once()) == 1
     # Within the same epoch nobody plans the region again.
     assert Dispatcher(api.engine, api.clock, DispatchConfig(time_limit_s=0.2)).run_once() == []
+
+
+def test_sampling_policy_sends_urgent_parcels_and_may_hold_others(api: Api) -> None:
+    net = fleet.network(api)
+    van = fleet.vehicle(api, net, "van")
+    fleet.courier(api, net, "employee", vehicle_id=van)
+    for i in range(6):  # yesterday-like history: the same streets
+        fleet.order(api, net, lat=47.60 + i / 200, lng=-122.33)
+    cfg = DispatchConfig(policy="sampling", time_limit_s=0.6, epoch_s=900)
+    run = run_epoch(api.engine, "default", api.clock.now(), cfg)
+    assert run.violations == []
+    assert run.dispatched + run.postponed == run.parcels == 6
+    # Two hours later, everything still waiting is urgent: it must all go.
+    api.clock.advance(timedelta(hours=7, minutes=40))
+    run = run_epoch(api.engine, "default", api.clock.now(), cfg)
+    assert run.postponed == 0, run
+
+
+def test_history_sampler_is_reproducible() -> None:
+    import numpy as np
+
+    from hubflow.core.geo import LatLng
+    from hubflow.delivery.lookahead import HistorySampler
+    from hubflow.delivery.snapshot import Recent
+
+    pool = [Recent(LatLng(47.6, -122.3), 600, 3600), Recent(LatLng(47.7, -122.3), 0, 7200)]
+    sampler = HistorySampler(pool, first_location=5, per_epoch=3.0, epoch_s=900, service_s=120)
+    a = sampler.sample(0, 2, np.random.default_rng(4))
+    b = sampler.sample(0, 2, np.random.default_rng(4))
+    assert a == b and a
+    assert {r.location for r in a} <= {5, 6}
+    assert all(r.release_s in (900, 1800) and r.tw_early >= r.release_s for r in a)

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=600, description="solver time per planning pass"
     )
     dispatch_policy: str = Field(
-        default="greedy", description="what leaves each epoch: greedy, lazy or sampling"
+        default="greedy",
+        description="what leaves each epoch: greedy, lazy, window_aware or sampling",
     )
     dispatch_handling_s: int = Field(
         default=1800, ge=0, description="pick and pack time assumed when an order has no promise"

@@ -34,6 +34,7 @@ from hubflow.core.settings import Settings
 from hubflow.delivery.carriers import cheapest, cutoff_for, record_handoff
 from hubflow.delivery.feasibility import check
 from hubflow.delivery.fleet import VehicleTypeSpec
+from hubflow.delivery.lookahead import select_by_sampling
 from hubflow.delivery.model import RouteStatus, ShipmentStatus, StopStatus
 from hubflow.delivery.planner import Plan, PlannedRoute, Unassigned, plan
 from hubflow.delivery.problem import FOREVER, Depot, Job, PlanningProblem, Vehicle, from_geo
@@ -224,15 +225,21 @@ def _must_go(snap: Snapshot, p: Parcel, cfg: DispatchConfig) -> bool:
     return leave_next + drive > p.window[1]
 
 
-def _greedy(snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig) -> set[str]:
+def _greedy(
+    snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
+) -> set[str]:
     return {p.id for p in parcels}
 
 
-def _lazy(snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig) -> set[str]:
+def _lazy(
+    snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
+) -> set[str]:
     return {p.id for p in parcels if _must_go(snap, p, cfg)}
 
 
-def _window_aware(snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig) -> set[str]:
+def _window_aware(
+    snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
+) -> set[str]:
     """Send what must go, what is ready and due within two epochs, and what is ready
     near a parcel that goes now (it rides along almost for free); later parcels wait
     for the next epoch's orders to fill their route."""
@@ -248,7 +255,28 @@ def _window_aware(snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig) ->
     return chosen
 
 
-POLICIES = {"greedy": _greedy, "lazy": _lazy, "window_aware": _window_aware}
+def _sampling(
+    snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
+) -> set[str]:
+    """Sampled futures from each hub's recent parcels (see ``lookahead``)."""
+    return select_by_sampling(
+        snap,
+        parcels,
+        travel,
+        epoch_s=cfg.epoch_s,
+        time_limit_s=cfg.time_limit_s,
+        seed=cfg.seed,
+        service_s=BASE_SERVICE_S,
+        must=lambda p: _must_go(snap, p, cfg),
+    )
+
+
+POLICIES = {
+    "greedy": _greedy,
+    "lazy": _lazy,
+    "window_aware": _window_aware,
+    "sampling": _sampling,
+}
 
 
 # -- cascade: gig offers and carriers ----------------------------------------------------
@@ -513,9 +541,9 @@ def run_epoch(
     travel = travel or GreatCircleTravel()
     t0 = time.perf_counter()
     with UnitOfWork(engine, readonly=True) as uow:
-        snap = read_snapshot(uow.conn, region, now, cfg)
+        snap = read_snapshot(uow.conn, region, now, cfg, history=cfg.policy == "sampling")
     run = RunSummary(new_id("dsp"), region, cfg.policy, parcels=len(snap.parcels))
-    chosen = POLICIES[cfg.policy](snap, snap.parcels, cfg)
+    chosen = POLICIES[cfg.policy](snap, snap.parcels, cfg, travel)
     go = [p for p in snap.parcels if p.id in chosen]
     run.dispatched, run.postponed = len(go), len(snap.parcels) - len(go)
     model = _Model(snap, snap.free, snap.under_way, go, travel)

@@ -26,7 +26,8 @@ from hubflow.delivery.store import (
     vehicles_table,
 )
 from hubflow.inventory.store import reservations_table
-from hubflow.network.store import hubs_table
+from hubflow.network.model import Hub
+from hubflow.network.store import hub_from_row, hubs_table
 from hubflow.orders.store import orders_table, shipments_table
 
 __all__ = ["Carrier", "Free", "Parcel", "Snapshot", "UnderWay", "read_snapshot"]
@@ -42,6 +43,21 @@ class HubInfo:
     point: LatLng
     timezone: str
     pickup_in_store: bool
+    hub: Hub
+
+    def open_window(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The hub's next open stretch within the horizon, to a quarter of an hour:
+        self-driving vehicles are loaded by the hub's staff, so they work its hours."""
+        step = timedelta(minutes=15)
+        t, end = now, now + HORIZON
+        while t < end and not self.hub.is_open(t):
+            t += step
+        if t >= end:
+            return None
+        start = t
+        while t < end and self.hub.is_open(t):
+            t += step
+        return start, t
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,15 @@ class UnderWay:
 
 
 @dataclass(frozen=True)
+class Recent:
+    """A parcel a hub sent lately: where to, and its window relative to its order."""
+
+    point: LatLng
+    opens_after_s: int
+    window_s: int
+
+
+@dataclass(frozen=True)
 class Carrier:
     id: str
     name: str
@@ -112,6 +137,8 @@ class Snapshot:
     gig: list[Free]
     carriers: list[Carrier]
     on_board: dict[str, Parcel] = field(default_factory=dict)
+    recent: dict[str, list[Recent]] = field(default_factory=dict)  # per hub, for sampling
+    rate: dict[str, float] = field(default_factory=dict)  # parcels per second, per hub
 
 
 def _hubs(conn: Connection, region: str) -> dict[str, HubInfo]:
@@ -119,7 +146,12 @@ def _hubs(conn: Connection, region: str) -> dict[str, HubInfo]:
     rows = conn.execute(select(hubs_table).where(h.region == region, h.active))
     return {
         r.id: HubInfo(
-            r.id, r.name, LatLng(r.lat, r.lng), r.timezone, "pick_up_in_store" in r.capabilities
+            r.id,
+            r.name,
+            LatLng(r.lat, r.lng),
+            r.timezone,
+            "pick_up_in_store" in r.capabilities,
+            hub_from_row(r),
         )
         for r in rows
     }
@@ -235,10 +267,8 @@ def _types(conn: Connection) -> dict[str, tuple[str, VehicleTypeSpec]]:
     }
 
 
-def _own_fleet(
-    conn: Connection, hubs: dict[str, HubInfo], now: datetime
-) -> tuple[list[Free], dict[str, Free]]:
-    """Free vehicles, and the one free vehicle per started route (keyed by route id)."""
+def _own_fleet(conn: Connection, hubs: dict[str, HubInfo], now: datetime) -> list[Free]:
+    """Every vehicle and employee shift of the region's hubs that works in the horizon."""
     types = _types(conn)
     v, sh, c = vehicles_table.c, shifts_table.c, couriers_table.c
     vehicles = conn.execute(
@@ -278,14 +308,14 @@ def _own_fleet(
                         s.id,
                     )
                 )
-        else:
-            free.append(Free(x.id, x.hub_id, spec, type_id, now, now + HORIZON, x.id, None, None))
-    return free, {}
+        elif (window := hubs[x.hub_id].open_window(now)) is not None:
+            free.append(Free(x.id, x.hub_id, spec, type_id, *window, x.id, None, None))
+    return free
 
 
 def _under_way(
     conn: Connection, region: str, now: datetime, free: list[Free], hubs: dict[str, HubInfo]
-) -> tuple[list[UnderWay], list[Free], dict[str, Parcel]]:
+) -> tuple[list[UnderWay], list[Free]]:
     """Started routes take their vehicle (or shift) out of the free list and come back
     as vehicles that start where they are now, with their parcels on board."""
     r, st = routes_table.c, route_stops_table.c
@@ -293,7 +323,7 @@ def _under_way(
         select(routes_table).where(r.region == region, r.status == RouteStatus.STARTED.value)
     ).all()
     if not started:
-        return [], free, {}
+        return [], free
     by_vehicle = {f.vehicle_id: f for f in free if f.courier_id is None}
     by_courier = {f.courier_id: f for f in free if f.courier_id is not None}
     taken: set[str] = set()
@@ -322,7 +352,7 @@ def _under_way(
                 trips=max((x.trip for x in stops), default=1),
             )
         )
-    return out, [f for f in free if f.key not in taken], {}
+    return out, [f for f in free if f.key not in taken]
 
 
 def _position(conn: Connection, route: Any, done: list[Any], hubs: dict[str, HubInfo]) -> LatLng:
@@ -418,11 +448,43 @@ def _on_board(
     return out
 
 
-def read_snapshot(conn: Connection, region: str, now: datetime, cfg: Any) -> Snapshot:
+RECENT = timedelta(hours=24)
+RATE_WINDOW = timedelta(hours=2)
+RECENT_PER_HUB = 300
+
+
+def _recent(
+    conn: Connection, hubs: dict[str, HubInfo], now: datetime, cfg: Any
+) -> tuple[dict[str, list[Recent]], dict[str, float]]:
+    """Each hub's parcels of the last day (where to, window shape) and its recent rate."""
+    s, o = shipments_table.c, orders_table.c
+    rows = conn.execute(
+        select(s.hub_id, s.created_at, o.lat, o.lng, o.promise)
+        .join(orders_table, o.id == s.order_id)
+        .where(s.hub_id.in_(list(hubs)), s.created_at > now - RECENT, s.created_at <= now)
+        .order_by(s.created_at.desc())
+    ).all()
+    recent: dict[str, list[Recent]] = {}
+    counts: dict[str, int] = {}
+    for x in rows:
+        if x.created_at > now - RATE_WINDOW:
+            counts[x.hub_id] = counts.get(x.hub_id, 0) + 1
+        mine = recent.setdefault(x.hub_id, [])
+        if len(mine) < RECENT_PER_HUB:
+            start, end = _window(x.promise, x.created_at, cfg)
+            opens = max(0, int((start - x.created_at).total_seconds()))
+            mine.append(Recent(LatLng(x.lat, x.lng), opens, int((end - start).total_seconds())))
+    rate = {h: n / RATE_WINDOW.total_seconds() for h, n in counts.items()}
+    return recent, rate
+
+
+def read_snapshot(
+    conn: Connection, region: str, now: datetime, cfg: Any, *, history: bool = False
+) -> Snapshot:
     hubs = _hubs(conn, region)
     parcels, replannable = _parcels(conn, region, now, cfg)
-    free, _ = _own_fleet(conn, hubs, now)
-    under_way, free, _ = _under_way(conn, region, now, free, hubs)
+    under_way, free = _under_way(conn, region, now, _own_fleet(conn, hubs, now), hubs)
+    recent, rate = _recent(conn, hubs, now, cfg) if history else ({}, {})
     return Snapshot(
         region=region,
         now=now,
@@ -434,4 +496,6 @@ def read_snapshot(conn: Connection, region: str, now: datetime, cfg: Any) -> Sna
         gig=_gig(conn, hubs, now),
         carriers=_carriers(conn),
         on_board=_on_board(conn, under_way, now, cfg),
+        recent=recent,
+        rate=rate,
     )
