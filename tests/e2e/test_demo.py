@@ -62,6 +62,13 @@ def test_demo_places_orders_through_the_api(tmp_path: Path) -> None:
             "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'"
         ).fetchone()[0]
         assert delivered >= 2 * len(placed)
+        # The last mile: every parcel packed and planned in one epoch, one delivered.
+        assert q("SELECT COUNT(*) FROM dispatch_runs").fetchone()[0] == 1
+        assert q("SELECT COUNT(*) FROM shipments WHERE packed_at IS NULL").fetchone()[0] == 0
+        on_a_route = q("SELECT COUNT(*) FROM route_stops WHERE status != 'skipped'").fetchone()[0]
+        assert on_a_route > 0
+        assert q("SELECT COUNT(*) FROM shipments WHERE status = 'delivered'").fetchone()[0] == 1
+        assert q("SELECT COUNT(*) FROM tracking_events WHERE kind = 'delivered'").fetchone()[0] == 1
 
 
 def test_demo_plan_is_deterministic_for_a_seed() -> None:
