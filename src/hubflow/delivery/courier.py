@@ -460,6 +460,8 @@ def pickup(uow: UnitOfWork, who: Principal, route_id: str, now: datetime) -> dic
         trip = min(s.trip for s in load)
         load = [s for s in load if s.trip == trip]
     else:
+        if not stops:
+            raise Conflict("nothing left to load for this route", code="nothing_to_load")
         route = _move_route(conn, route, RouteStatus.STARTED, now, started_at=now)
         trip = min((s.trip for s in stops), default=1)
         load = [s for s in stops if s.trip == trip]

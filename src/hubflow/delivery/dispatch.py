@@ -36,6 +36,7 @@ from hubflow.delivery.feasibility import check
 from hubflow.delivery.fleet import VehicleTypeSpec
 from hubflow.delivery.lookahead import select_by_sampling
 from hubflow.delivery.model import RouteStatus, ShipmentStatus, StopStatus
+from hubflow.delivery.offers import expire_offers
 from hubflow.delivery.planner import Plan, PlannedRoute, Unassigned, plan
 from hubflow.delivery.problem import FOREVER, Depot, Job, PlanningProblem, Vehicle, from_geo
 from hubflow.delivery.snapshot import Free, Parcel, Snapshot, UnderWay, read_snapshot
@@ -337,7 +338,7 @@ class _Writer:
             "order_id": p.order_id,
             "hub_id": p.hub_id,
             "merchant_id": p.merchant_id,
-            "tracking_token": None,
+            "tracking_token": p.tracking_token,
         }
 
     def new_route(self, r: PlannedRoute, status: RouteStatus, cancelled: set[str]) -> str | None:
@@ -540,6 +541,8 @@ def run_epoch(
     cfg = cfg or DispatchConfig()
     travel = travel or GreatCircleTravel()
     t0 = time.perf_counter()
+    # Offers nobody answered in time move on first, so their couriers count as free.
+    expire_offers(engine, now, timedelta(seconds=cfg.offer_ttl_s))
     with UnitOfWork(engine, readonly=True) as uow:
         snap = read_snapshot(uow.conn, region, now, cfg, history=cfg.policy == "sampling")
     run = RunSummary(new_id("dsp"), region, cfg.policy, parcels=len(snap.parcels))

@@ -77,6 +77,7 @@ class Parcel:
     packed: bool
     window: tuple[datetime, datetime]
     service_extra_s: int  # PIN, signature or an ID check take time at the door
+    tracking_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ def _parcels(
                 packed=x.packed_at is not None,
                 window=window,
                 service_extra_s=extra,
+                tracking_token=x.tracking_token,
             )
         )
     return parcels, sorted(replannable)
