@@ -36,6 +36,7 @@ def import_tables() -> None:
     import hubflow.core.events
     import hubflow.core.idempotency
     import hubflow.delivery.store
+    import hubflow.fulfillment.store
     import hubflow.inventory.store
     import hubflow.network.store
     import hubflow.orders.store
@@ -206,6 +207,7 @@ def create_app(
     from hubflow.delivery.api import router as dispatch_router
     from hubflow.delivery.courier_api import router as courier_router
     from hubflow.delivery.fleet_api import router as fleet_router
+    from hubflow.fulfillment.api import router as hub_ops_router
     from hubflow.inventory.api import router as inventory_router
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
@@ -223,6 +225,7 @@ def create_app(
         dispatch_router,
         courier_router,
         tracking_router,
+        hub_ops_router,
     ):
         app.include_router(router)
 

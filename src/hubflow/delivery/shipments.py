@@ -32,9 +32,11 @@ def mark_packed(
     *,
     weight_g: int | None = None,
     dims_mm: tuple[int, int, int] | None = None,
+    volume_cm3: int | None = None,
 ) -> dict[str, Any]:
     """The hub packed the parcel: it may leave. Weight and size are the carton's when
-    given, else estimated from the products."""
+    given (``volume_cm3`` for several cartons: their sum), else estimated from the
+    products."""
     conn = uow.conn
     ship = shipment_row(conn, shipment_id)
     status = ShipmentStatus(ship["status"])
@@ -52,7 +54,7 @@ def mark_packed(
         if dims_mm is not None:
             values.update(
                 dims_mm=list(dims_mm),
-                volume_cm3=max(1, (dims_mm[0] * dims_mm[1] * dims_mm[2]) // 1000),
+                volume_cm3=volume_cm3 or max(1, (dims_mm[0] * dims_mm[1] * dims_mm[2]) // 1000),
             )
     if status is ShipmentStatus.PENDING:
         move(conn, ship, ShipmentStatus.READY, now, kind="ready", **values)

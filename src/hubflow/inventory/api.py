@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -117,15 +117,17 @@ def post_adjustment(body: AdjustmentIn, state: State, caller: MerchantCaller) ->
     return _position_json(body.hub_id, body.product_id, pos)
 
 
-OptId = Query(default=None, pattern=ID_PATTERN, max_length=32)
+# An Annotated alias, not one shared Query() default: FastAPI binds a shared FieldInfo to
+# the last parameter that used it, so two filters would read the same query value.
+OptId = Annotated[str | None, Query(pattern=ID_PATTERN, max_length=32)]
 
 
 @router.get("", response_model=Page[PositionOut])
 def get_positions(
     state: State,
     caller: MerchantCaller,
-    product_id: str | None = OptId,
-    hub_id: str | None = OptId,
+    product_id: OptId = None,
+    hub_id: OptId = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Any:
@@ -146,8 +148,8 @@ def get_positions(
 def get_movements(
     state: State,
     caller: MerchantCaller,
-    product_id: str | None = OptId,
-    hub_id: str | None = OptId,
+    product_id: OptId = None,
+    hub_id: OptId = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Any:

@@ -1,0 +1,471 @@
+"""Outbound: waves of pick tasks by dispatch cutoff, bins allocated from what each holds,
+scanning picks (the right bin, the right product), and short picks that look elsewhere
+and raise a cycle count."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import Conflict, InvalidInput, NotFound
+from hubflow.core.events import Event, record
+from hubflow.core.ids import new_id
+from hubflow.fulfillment.store import (
+    bin_stock_table,
+    bins_table,
+    cycle_counts_table,
+    layouts_table,
+    pick_tasks_table,
+    waves_table,
+)
+from hubflow.inventory.store import reservations_table
+from hubflow.orders.store import orders_table, shipments_table
+
+__all__ = ["Planner", "create_wave", "get_wave", "pick", "report_short"]
+
+# Orders the wave into batches and each batch's picks into walking order: given the
+# hub's layout document and, per shipment, the bins to visit, return batches of
+# shipment ids and, per batch, the bin ids in walking order with the distance walked.
+Planner = Callable[
+    [dict[str, Any], dict[str, list[dict[str, Any]]]],
+    list[tuple[list[str], list[str], int]],
+]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
+    """Serialise wave building per hub (two waves must not allocate the same units):
+    touching the layout row takes its row lock until commit."""
+    lay = layouts_table.c
+    res = conn.execute(
+        update(layouts_table).where(lay.hub_id == hub_id).values(revision=lay.revision)
+    )
+    if res.rowcount != 1:
+        raise Conflict("the hub has no layout yet", code="no_layout")
+    doc: dict[str, Any] = conn.execute(select(lay.layout).where(lay.hub_id == hub_id)).scalar_one()
+    return doc
+
+
+def _due_shipments(conn: Connection, hub_id: str, cutoff: datetime) -> list[Any]:
+    """Unpacked shipments at the hub not yet in a wave, due to leave by the cutoff."""
+    s, o, t = shipments_table.c, orders_table.c, pick_tasks_table.c
+    in_wave = select(t.shipment_id).distinct()
+    rows = conn.execute(
+        select(s.id, s.order_id, s.ready_at, o.created_at)
+        .join(orders_table, o.id == s.order_id)
+        .where(
+            s.hub_id == hub_id,
+            s.packed_at.is_(None),
+            s.status.in_(["pending", "assigned", "offered", "carrier_pending"]),
+            s.id.not_in(in_wave),
+        )
+        .order_by(s.id)
+    ).all()
+    return [r for r in rows if (r.ready_at or r.created_at) <= cutoff]
+
+
+def _lines(conn: Connection, hub_id: str, order_ids: list[str]) -> dict[str, dict[str, int]]:
+    r = reservations_table.c
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for x in conn.execute(
+        select(r.owner_id, r.product_id, r.quantity).where(
+            r.owner_id.in_(order_ids), r.hub_id == hub_id, r.status == "active"
+        )
+    ):
+        out[x.owner_id][x.product_id] = out[x.owner_id].get(x.product_id, 0) + x.quantity
+    return out
+
+
+def _free_in_bins(conn: Connection, hub_id: str, products: set[str]) -> dict[str, list[list[Any]]]:
+    """Per product, [bin id, units not yet promised to an open pick task], by bin code."""
+    bs, t, b = bin_stock_table.c, pick_tasks_table.c, bins_table.c
+    open_qty = (
+        select(t.bin_id, t.product_id, func.sum(t.quantity - t.picked).label("n"))
+        .where(t.status == "open")
+        .group_by(t.bin_id, t.product_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(bs.bin_id, b.code, bs.product_id, bs.quantity, open_qty.c.n)
+        .join(bins_table, b.id == bs.bin_id)
+        .outerjoin(
+            open_qty,
+            and_(open_qty.c.bin_id == bs.bin_id, open_qty.c.product_id == bs.product_id),
+        )
+        .where(bs.hub_id == hub_id, bs.product_id.in_(products), b.active)
+        .order_by(b.code)
+    )
+    free: dict[str, list[list[Any]]] = defaultdict(list)
+    for x in rows:
+        if (n := x.quantity - int(x.n or 0)) > 0:
+            free[x.product_id].append([x.bin_id, n, x.code])
+    return free
+
+
+def create_wave(
+    uow: UnitOfWork, hub_id: str, cutoff: datetime, now: datetime, planner: Planner
+) -> dict[str, Any]:
+    """A wave of everything due by ``cutoff``: each line allocated to bins that hold it,
+    orders batched onto carts, each cart's picks in walking order."""
+    conn = uow.conn
+    doc = _lock_hub(conn, hub_id)
+    ships = _due_shipments(conn, hub_id, cutoff)
+    lines = _lines(conn, hub_id, [s.order_id for s in ships])
+    free = _free_in_bins(conn, hub_id, {p for q in lines.values() for p in q})
+    visits: dict[str, list[dict[str, Any]]] = {}
+    short: dict[str, dict[str, int]] = {}
+    for s in ships:
+        mine: list[dict[str, Any]] = []
+        for product, qty in sorted(lines.get(s.order_id, {}).items()):
+            for slot in free.get(product, []):
+                if qty == 0:
+                    break
+                take = min(qty, slot[1])
+                if take:
+                    mine.append(
+                        {
+                            "bin_id": slot[0],
+                            "bin_code": slot[2],
+                            "product_id": product,
+                            "quantity": take,
+                        }
+                    )
+                    slot[1] -= take
+                    qty -= take
+            if qty:
+                short.setdefault(s.id, {})[product] = qty
+        if mine:
+            visits[s.id] = mine
+    wave_id = new_id("wav")
+    batches = planner(doc, {sid: v for sid, v in visits.items() if sid not in short})
+    tasks: list[dict[str, Any]] = []
+    plan = []
+    for k, (shipment_ids, walk, distance) in enumerate(batches):
+        order = {bin_id: i for i, bin_id in enumerate(walk)}
+        totes = {sid: i for i, sid in enumerate(shipment_ids)}
+        batch = [
+            (order[v["bin_id"]], totes[sid], sid, v) for sid in shipment_ids for v in visits[sid]
+        ]
+        for seq, (_, tote, sid, v) in enumerate(sorted(batch, key=lambda b: (b[0], b[1]))):
+            tasks.append(
+                {
+                    "id": new_id("pck"),
+                    "wave_id": wave_id,
+                    "batch": k,
+                    "seq": seq,
+                    "tote": tote,
+                    "shipment_id": sid,
+                    "product_id": v["product_id"],
+                    "bin_id": v["bin_id"],
+                    "quantity": v["quantity"],
+                    "picked": 0,
+                    "status": "open",
+                    "version": 1,
+                }
+            )
+        plan.append({"batch": k, "shipments": shipment_ids, "distance_mm": distance})
+    conn.execute(
+        insert(waves_table).values(
+            id=wave_id,
+            hub_id=hub_id,
+            cutoff_at=cutoff,
+            status="released",
+            plan={"batches": plan, "short": short},
+            created_at=now,
+        )
+    )
+    if tasks:
+        conn.execute(insert(pick_tasks_table), tasks)
+    record(
+        conn,
+        [
+            Event(
+                "wave.released",
+                wave_id,
+                None,
+                {"wave_id": wave_id, "hub_id": hub_id, "tasks": len(tasks)},
+            )
+        ],
+        now,
+    )
+    return get_wave(conn, wave_id)
+
+
+def get_wave(conn: Connection, wave_id: str) -> dict[str, Any]:
+    w, t, b = waves_table.c, pick_tasks_table.c, bins_table.c
+    wave = conn.execute(select(waves_table).where(w.id == wave_id)).first()
+    if wave is None:
+        raise NotFound(f"wave {wave_id} not found", code="wave_not_found")
+    rows = conn.execute(
+        select(pick_tasks_table, b.code.label("bin_code"))
+        .join(bins_table, b.id == t.bin_id)
+        .where(t.wave_id == wave_id)
+        .order_by(t.batch, t.seq)
+    ).all()
+    lists: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for x in rows:
+        lists[x.batch].append(
+            {
+                "task_id": x.id,
+                "seq": x.seq,
+                "bin_code": x.bin_code,
+                "product_id": x.product_id,
+                "quantity": x.quantity,
+                "picked": x.picked,
+                "tote": x.tote,
+                "shipment_id": x.shipment_id,
+                "status": x.status,
+            }
+        )
+    return {
+        "id": wave.id,
+        "hub_id": wave.hub_id,
+        "status": wave.status,
+        "cutoff_at": _iso(wave.cutoff_at),
+        "created_at": _iso(wave.created_at),
+        "batches": [{**b_, "picks": lists.get(b_["batch"], [])} for b_ in wave.plan["batches"]],
+        "short": wave.plan.get("short", {}),
+    }
+
+
+def _task(conn: Connection, task_id: str) -> Any:
+    row = conn.execute(select(pick_tasks_table).where(pick_tasks_table.c.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"pick task {task_id} not found", code="pick_task_not_found")
+    return row
+
+
+def _take_from_bin(
+    conn: Connection,
+    bin_id: str,
+    product_id: str,
+    quantity: int,
+    now: datetime,
+    unit: tuple[int, int],
+) -> bool:
+    """Remove units from a bin if it holds them (one conditional UPDATE)."""
+    bs, b = bin_stock_table.c, bins_table.c
+    res = conn.execute(
+        update(bin_stock_table)
+        .where(bs.bin_id == bin_id, bs.product_id == product_id, bs.quantity >= quantity)
+        .values(quantity=bs.quantity - quantity, updated_at=now)
+    )
+    if res.rowcount != 1:
+        return False
+    volume, weight = unit[0] * quantity, unit[1] * quantity
+    conn.execute(
+        update(bins_table)
+        .where(b.id == bin_id)
+        .values(
+            used_volume_cm3=func.max(b.used_volume_cm3 - volume, 0)
+            if conn.dialect.name == "sqlite"
+            else func.greatest(b.used_volume_cm3 - volume, 0),
+            used_weight_g=func.max(b.used_weight_g - weight, 0)
+            if conn.dialect.name == "sqlite"
+            else func.greatest(b.used_weight_g - weight, 0),
+        )
+    )
+    return True
+
+
+def _unit(conn: Connection, product_id: str) -> tuple[int, int]:
+    from hubflow.catalog.store import products_table
+
+    p = products_table.c
+    row = conn.execute(
+        select(p.length_mm, p.width_mm, p.height_mm, p.weight_g).where(p.id == product_id)
+    ).one()
+    return max(1, row.length_mm * row.width_mm * row.height_mm // 1000), row.weight_g
+
+
+def pick(
+    uow: UnitOfWork,
+    task_id: str,
+    bin_code: str,
+    product_id: str,
+    quantity: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """A scanner's pick: the bin and the product scanned must be the task's."""
+    conn = uow.conn
+    task = _task(conn, task_id)
+    if task.status != "open":
+        raise Conflict(f"the task is {task.status}", code="task_not_open")
+    code = conn.execute(select(bins_table.c.code).where(bins_table.c.id == task.bin_id)).scalar()
+    if bin_code != code:
+        raise Conflict(
+            "wrong bin: go to the bin on the pick list",
+            code="wrong_bin",
+            details={"expected": code, "scanned": bin_code},
+        )
+    if product_id != task.product_id:
+        raise Conflict(
+            "wrong product for this pick",
+            code="wrong_product",
+            details={"expected": task.product_id, "scanned": product_id},
+        )
+    if quantity > task.quantity - task.picked:
+        raise InvalidInput(
+            "more than the task asks for",
+            code="over_pick",
+            details={"remaining": task.quantity - task.picked},
+        )
+    if not _take_from_bin(conn, task.bin_id, product_id, quantity, now, _unit(conn, product_id)):
+        raise Conflict("the bin holds fewer units than that; report a short pick", code="bin_short")
+    _advance(conn, task, quantity)
+    return _task_json(conn, task_id)
+
+
+def _advance(conn: Connection, task: Any, quantity: int) -> None:
+    t = pick_tasks_table.c
+    done = task.picked + quantity == task.quantity
+    res = conn.execute(
+        update(pick_tasks_table)
+        .where(t.id == task.id, t.version == task.version)
+        .values(
+            picked=t.picked + quantity, version=t.version + 1, status="picked" if done else "open"
+        )
+    )
+    if res.rowcount != 1:
+        raise Conflict("the task changed meanwhile; scan again", code="concurrent_update")
+
+
+def _task_json(conn: Connection, task_id: str) -> dict[str, Any]:
+    t = _task(conn, task_id)
+    return {
+        "task_id": t.id,
+        "status": t.status,
+        "picked": t.picked,
+        "quantity": t.quantity,
+        "shipment_id": t.shipment_id,
+    }
+
+
+def report_short(uow: UnitOfWork, task_id: str, found: int, now: datetime) -> dict[str, Any]:
+    """The bin holds only ``found`` units: pick those, raise a cycle count, correct the
+    bin and the hub's stock, and send the picker to another bin for the rest."""
+    from hubflow.inventory import service as inventory
+    from hubflow.inventory.model import AdjustmentReason
+
+    conn = uow.conn
+    task = _task(conn, task_id)
+    if task.status != "open":
+        raise Conflict(f"the task is {task.status}", code="task_not_open")
+    remaining = task.quantity - task.picked
+    if not 0 <= found < remaining:
+        raise InvalidInput(
+            "found must be less than what the task still needs", code="invalid_short"
+        )
+    bs = bin_stock_table.c
+    held = conn.execute(
+        select(bs.quantity, bs.merchant_id, bs.hub_id).where(
+            bs.bin_id == task.bin_id, bs.product_id == task.product_id
+        )
+    ).one()
+    conn.execute(
+        insert(cycle_counts_table).values(
+            id=new_id("cyc"),
+            bin_id=task.bin_id,
+            product_id=task.product_id,
+            reason="short_pick",
+            expected=held.quantity,
+            counted=found,
+            status="done",
+            created_at=now,
+            done_at=now,
+        )
+    )
+    unit = _unit(conn, task.product_id)
+    if found:
+        _take_from_bin(conn, task.bin_id, task.product_id, found, now, unit)
+    # The rest of what the system thought was here is not: the bin is empty now.
+    missing = held.quantity - found
+    if missing > 0:
+        _take_from_bin(conn, task.bin_id, task.product_id, missing, now, unit)
+        # The hub's count drops by what is gone, but never below what orders hold: a
+        # deficit beyond that is oversold in reality and is reported for re-allocation.
+        pos = inventory.position(conn, held.hub_id, task.product_id)
+        fix = min(missing, pos.on_hand - pos.reserved)
+        if fix > 0:
+            inventory.adjust(
+                uow,
+                held.merchant_id,
+                held.hub_id,
+                task.product_id,
+                -fix,
+                AdjustmentReason.CYCLE_COUNT,
+                now,
+                note=f"short pick in bin {task.bin_id}",
+            )
+    t = pick_tasks_table.c
+    conn.execute(
+        update(pick_tasks_table)
+        .where(t.id == task.id)
+        .values(
+            picked=task.picked + found,
+            quantity=task.picked + found,
+            status="short",
+            version=t.version + 1,
+        )
+    )
+    still = remaining - found
+    replacement = None
+    free = _free_in_bins(conn, held.hub_id, {task.product_id}).get(task.product_id, [])
+    for bin_id, n, _ in free:
+        if n >= still:
+            replacement = new_id("pck")
+            conn.execute(
+                insert(pick_tasks_table).values(
+                    id=replacement,
+                    wave_id=task.wave_id,
+                    batch=task.batch,
+                    seq=task.seq,
+                    tote=task.tote,
+                    shipment_id=task.shipment_id,
+                    product_id=task.product_id,
+                    bin_id=bin_id,
+                    quantity=still,
+                    picked=0,
+                    status="open",
+                    version=1,
+                )
+            )
+            break
+    if replacement is None:
+        record(
+            conn,
+            [
+                Event(
+                    "pick.unfillable",
+                    task.shipment_id,
+                    held.merchant_id,
+                    {
+                        "shipment_id": task.shipment_id,
+                        "product_id": task.product_id,
+                        "missing": still,
+                    },
+                )
+            ],
+            now,
+        )
+    return {
+        "task_id": task_id,
+        "status": "short",
+        "found": found,
+        "next_task": _task_json(conn, replacement) if replacement else None,
+    }
+
+
+def wave_summaries(conn: Connection, hub_id: str) -> Sequence[Any]:
+    w = waves_table.c
+    return conn.execute(
+        select(w.id, w.status, w.cutoff_at).where(w.hub_id == hub_id).order_by(w.created_at)
+    ).all()
