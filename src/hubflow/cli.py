@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import BinaryIO
 
 import click
 
@@ -232,6 +233,46 @@ def demo(n_orders: int, port: int, db_path: str, seed: int, serve: bool) -> None
     from hubflow.sim.demo import run_demo
 
     sys.exit(run_demo(n_orders=n_orders, port=port, db_path=db_path, seed=seed, serve=serve))
+
+
+@main.command("dispatch-agent")
+@click.option(
+    "--policy",
+    default="sampling",
+    show_default=True,
+    type=click.Choice(["sampling", "greedy", "lazy"]),
+    help="which requests leave each epoch",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="the agent's random seed")
+def dispatch_agent(policy: str, seed: int) -> None:
+    """Play the EURO-NeurIPS 2022 dynamic VRPTW over stdin/stdout (the controller's protocol)."""
+    from hubflow.delivery.euro.agent import main as agent_main
+
+    sys.exit(agent_main(sys.stdin.buffer, sys.stdout.buffer, policy=policy, seed=seed))
+
+
+@main.command("pack")
+@click.argument("file", type=click.File("rb"))
+@click.option("--time-limit", default=2.0, show_default=True, type=click.FloatRange(0.01, 600))
+@click.option("--seed", default=0, show_default=True, type=int)
+def pack_cmd(file: BinaryIO, time_limit: float, seed: int) -> None:
+    """Choose cartons for the items in FILE (JSON, "-" for stdin) and print where each goes."""
+    import json
+
+    from hubflow.fulfillment.cartonize import pack, packing_to_json, request_from_json
+
+    try:
+        try:
+            data = json.load(file)
+        except ValueError as exc:  # bad JSON or bad UTF-8
+            raise ValueError(f"not JSON: {exc}") from None
+        boxes, items = request_from_json(data)
+    except ValueError as exc:
+        error = click.ClickException(f"{file.name}: {exc}")
+        error.exit_code = 2  # bad input, like a usage error
+        raise error from None
+    packing = pack(boxes, items, time_limit_s=time_limit, seed=seed)
+    click.echo(json.dumps(packing_to_json(boxes, packing), indent=2))
 
 
 if __name__ == "__main__":

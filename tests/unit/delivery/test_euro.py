@@ -227,3 +227,11 @@ def test_static_variant_is_one_epoch_with_every_customer() -> None:
     env = Environment(inst, seed=0, epoch_tlim=1.0, is_static=True)
     result = play(env, AgentSettings(policy="greedy"))
     assert result.error is None and result.requests == 6 and len(result.rewards) == 1
+
+
+def test_agent_settings_validation() -> None:
+    for bad in ({"select_share": 1.0}, {"margin_s": -1.0}, {"fill_factor": -0.1}):
+        with pytest.raises(ValueError):
+            AgentSettings(**bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown policy"):
+        AgentSettings(policy="oracle")

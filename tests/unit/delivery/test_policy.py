@@ -148,6 +148,19 @@ def test_plan_routes_serves_each_request_once_within_capacity() -> None:
         plan_routes(state, [999], time_limit_s=0.1)
 
 
+def test_plan_routes_takes_optional_requests_along_when_worth_it() -> None:
+    state = _state()
+    must = state.must_dispatch_ids
+    others = state.ids - must
+    cheap = plan_routes(state, must, time_limit_s=0.2, prizes=dict.fromkeys(others, 1))
+    # A prize of 1 s buys only detours of (about) nothing: some, not all.
+    assert must <= {i for r in cheap for i in r} < state.ids
+    dear = plan_routes(state, must, time_limit_s=0.2, prizes=dict.fromkeys(others, 10**6))
+    assert {i for r in dear for i in r} == state.ids
+    with pytest.raises(ValueError, match="positive"):
+        plan_routes(state, must, time_limit_s=0.1, prizes=dict.fromkeys(others, 0))
+
+
 def test_registry_and_parameter_validation() -> None:
     assert set(POLICIES) == {"greedy", "lazy", "sampling"}
     assert make_policy("sampling", scenarios=3).name == "sampling"
