@@ -1,0 +1,1 @@
+"""Inside the hub: warehouse layouts, picker routing and order batching (pure, no database)."""

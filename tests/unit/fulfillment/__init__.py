@@ -1,0 +1,1 @@
+"""Tests for the inside-the-hub fulfillment modules."""
