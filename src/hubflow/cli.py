@@ -251,6 +251,10 @@ def dispatch_agent(policy: str, seed: int) -> None:
     sys.exit(agent_main(sys.stdin.buffer, sys.stdout.buffer, policy=policy, seed=seed))
 
 
+class _BadInput(click.ClickException):
+    exit_code = 2  # bad input, like a usage error
+
+
 @main.command("pack")
 @click.argument("file", type=click.File("rb"))
 @click.option("--time-limit", default=2.0, show_default=True, type=click.FloatRange(0.01, 600))
@@ -268,9 +272,7 @@ def pack_cmd(file: BinaryIO, time_limit: float, seed: int) -> None:
             raise ValueError(f"not JSON: {exc}") from None
         boxes, items = request_from_json(data)
     except ValueError as exc:
-        error = click.ClickException(f"{file.name}: {exc}")
-        error.exit_code = 2  # bad input, like a usage error
-        raise error from None
+        raise _BadInput(f"{file.name}: {exc}") from None
     packing = pack(boxes, items, time_limit_s=time_limit, seed=seed)
     click.echo(json.dumps(packing_to_json(boxes, packing), indent=2))
 
