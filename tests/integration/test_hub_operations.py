@@ -220,3 +220,41 @@ def test_short_pick_goes_to_another_bin(api: Api) -> None:
     assert bins and task["bin_code"] not in bins
     # The missing units left the hub's count; the order's two are still held.
     assert _stock(api, h, h["tea"]) == 3
+
+
+def test_cycle_count_corrects_the_bin_and_the_stock(api: Api) -> None:
+    h = _hub(api)
+    placed = _receive_and_stow(api, h, h["tea"], 5)
+    r = api.client.post(
+        f"/v1/hubs/{h['hub']}/cycle-counts",
+        headers=api.op,
+        json={"bin_code": placed["bin_code"], "product_id": h["tea"]},
+    )
+    assert r.status_code == 201, r.text
+    count = r.json()["id"]
+    r = api.client.post(f"/v1/cycle-counts/{count}", headers=api.op, json={"counted": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["expected"] == 5 and r.json()["counted"] == 3
+    assert _stock(api, h, h["tea"]) == 3
+    again = api.client.post(f"/v1/cycle-counts/{count}", headers=api.op, json={"counted": 3})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "count_done"
+    done = api.client.get(
+        f"/v1/hubs/{h['hub']}/cycle-counts", headers=api.op, params={"status": "done"}
+    ).json()["data"]
+    assert [c["id"] for c in done] == [count]
+
+
+def test_the_system_knows_every_bin(api: Api) -> None:
+    h = _hub(api)
+    placed = _receive_and_stow(api, h, h["jar"], 4)
+    r = api.client.get(f"/v1/hubs/{h['hub']}/bins", headers=api.op, params={"product_id": h["jar"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == [
+        {
+            **r.json()["data"][0],
+            "bin_code": placed["bin_code"],
+            "contents": [{"product_id": h["jar"], "quantity": 4}],
+        }
+    ]
+    every = api.client.get(f"/v1/hubs/{h['hub']}/bins", headers=api.op).json()["data"]
+    assert len(every) == 48 and sum(len(b["contents"]) for b in every) == 1

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
 from hubflow.api.deps import MerchantCaller, OperatorCaller, State
 from hubflow.api.schemas import PathId, RefId, Strict, text
 from hubflow.core import idempotency
 from hubflow.core.db import UnitOfWork
+from hubflow.core.ids import ID_PATTERN
 from hubflow.fulfillment import inbound, outbound
 
 router = APIRouter(prefix="/v1", tags=["hub operations"])
@@ -337,3 +338,74 @@ def get_label(shipment_id: PathId, state: State, _: OperatorCaller, request: Req
     with UnitOfWork(state.engine, readonly=True) as uow:
         pdf = shipping_label(uow.conn, shipment_id, str(request.base_url))
     return Response(pdf, media_type="application/pdf")
+
+
+class CountIn(Strict):
+    bin_code: text(40)  # type: ignore[valid-type]
+    product_id: RefId
+    reason: str = Field(default="scheduled", pattern=r"^(scheduled|damage|audit)$")
+
+
+class CountedIn(Strict):
+    counted: int = Field(ge=0, le=1_000_000)
+    merchant_id: RefId | None = Field(
+        default=None, description="whose goods, when the bin held none of this product"
+    )
+
+
+@router.post("/hubs/{hub_id}/cycle-counts", status_code=201)
+def post_count(hub_id: PathId, body: CountIn, state: State, _: OperatorCaller) -> dict[str, Any]:
+    """Ask for a bin to be counted (short picks raise one on their own)."""
+    from hubflow.fulfillment.counts import schedule_count
+
+    with UnitOfWork(state.engine) as uow:
+        return schedule_count(
+            uow, hub_id, body.bin_code, body.product_id, body.reason, state.clock.now()
+        )
+
+
+@router.get("/hubs/{hub_id}/cycle-counts")
+def get_counts(
+    hub_id: PathId, state: State, _: OperatorCaller, status: str | None = None
+) -> dict[str, Any]:
+    from hubflow.fulfillment.counts import list_counts
+
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return {"data": list_counts(uow.conn, hub_id, status)}
+
+
+@router.post("/cycle-counts/{count_id}")
+def post_counted(
+    count_id: PathId,
+    body: CountedIn,
+    state: State,
+    _: OperatorCaller,
+    response: Response,
+    key: IdemKey = None,
+) -> dict[str, Any]:
+    """The counter's figure: the bin and the hub's stock are corrected (found or lost)."""
+    from hubflow.fulfillment.counts import record_count
+
+    now = state.clock.now()
+    return scan(
+        state,
+        key,
+        f"/cycle-counts/{count_id}",
+        body.model_dump(),
+        lambda uow: record_count(uow, count_id, body.counted, body.merchant_id, now),
+        response,
+    )
+
+
+@router.get("/hubs/{hub_id}/bins")
+def get_bins(
+    hub_id: PathId,
+    state: State,
+    _: OperatorCaller,
+    product_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=32)] = None,
+) -> dict[str, Any]:
+    """Every bin of the hub with what it holds (or only the bins holding ``product_id``)."""
+    from hubflow.fulfillment.layouts import bin_contents
+
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return {"data": bin_contents(uow.conn, hub_id, product_id)}

@@ -107,3 +107,44 @@ def get_layout(conn: Connection, hub_id: str) -> dict[str, Any]:
         "depot": {"x_mm": layout.depot.x_mm, "y_mm": layout.depot.y_mm},
         "layout": row.layout,
     }
+
+
+def bin_contents(conn: Connection, hub_id: str, product_id: str | None) -> list[dict[str, Any]]:
+    b, s = bins_table.c, bin_stock_table.c
+    q = (
+        select(
+            b.code,
+            b.zone,
+            b.level,
+            b.used_volume_cm3,
+            b.used_weight_g,
+            b.max_weight_g,
+            b.length_mm,
+            b.width_mm,
+            b.height_mm,
+            s.product_id,
+            s.quantity,
+        )
+        .outerjoin(bin_stock_table, (s.bin_id == b.id) & (s.quantity > 0))
+        .where(b.hub_id == hub_id, b.active)
+        .order_by(b.code, s.product_id)
+    )
+    if product_id is not None:
+        q = q.where(s.product_id == product_id)
+    out: dict[str, dict[str, Any]] = {}
+    for r in conn.execute(q):
+        entry = out.setdefault(
+            r.code,
+            {
+                "bin_code": r.code,
+                "zone": r.zone,
+                "level": r.level,
+                "free_volume_cm3": r.length_mm * r.width_mm * r.height_mm // 1000
+                - r.used_volume_cm3,
+                "free_weight_g": r.max_weight_g - r.used_weight_g,
+                "contents": [],
+            },
+        )
+        if r.product_id is not None:
+            entry["contents"].append({"product_id": r.product_id, "quantity": r.quantity})
+    return list(out.values())

@@ -276,7 +276,7 @@ def _take_from_bin(
     return True
 
 
-def _unit(conn: Connection, product_id: str) -> tuple[int, int]:
+def unit_size(conn: Connection, product_id: str) -> tuple[int, int]:
     from hubflow.catalog.store import products_table
 
     p = products_table.c
@@ -318,7 +318,9 @@ def pick(
             code="over_pick",
             details={"remaining": task.quantity - task.picked},
         )
-    if not _take_from_bin(conn, task.bin_id, product_id, quantity, now, _unit(conn, product_id)):
+    if not _take_from_bin(
+        conn, task.bin_id, product_id, quantity, now, unit_size(conn, product_id)
+    ):
         raise Conflict("the bin holds fewer units than that; report a short pick", code="bin_short")
     _advance(conn, task, quantity)
     return _task_json(conn, task_id)
@@ -383,7 +385,7 @@ def report_short(uow: UnitOfWork, task_id: str, found: int, now: datetime) -> di
             done_at=now,
         )
     )
-    unit = _unit(conn, task.product_id)
+    unit = unit_size(conn, task.product_id)
     if found:
         _take_from_bin(conn, task.bin_id, task.product_id, found, now, unit)
     # The rest of what the system thought was here is not: the bin is empty now.
