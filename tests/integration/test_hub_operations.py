@@ -258,3 +258,31 @@ def test_the_system_knows_every_bin(api: Api) -> None:
     ]
     every = api.client.get(f"/v1/hubs/{h['hub']}/bins", headers=api.op).json()["data"]
     assert len(every) == 48 and sum(len(b["contents"]) for b in every) == 1
+
+
+def test_unfillable_short_pick_moves_the_order_to_another_hub(api: Api) -> None:
+    h = _hub(api)
+    _receive_and_stow(api, h, h["tea"], 2)
+    store = api.hub(name="Tacoma store", location={"lat": 47.25, "lng": -122.44})
+    api.receive(h["mh"], store, h["tea"], 5)
+    body = api.order_body([(h["tea"], 2)])
+    r = api.client.post("/v1/orders", json=body, headers={**h["mh"], "Idempotency-Key": "re1"})
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert [s["hub_id"] for s in order["shipments"]] == [h["hub"]]
+    cutoff = (api.clock.now() + timedelta(hours=4)).isoformat()
+    wave = api.client.post(
+        f"/v1/hubs/{h['hub']}/waves", headers=api.op, json={"cutoff": cutoff}
+    ).json()
+    task = wave["batches"][0]["picks"][0]
+    r = api.client.post(f"/v1/picks/{task['task_id']}/short", headers=api.op, json={"found": 0})
+    assert r.status_code == 200, r.text
+    moved = r.json()["reallocated"]
+    assert moved["to_hub"] == store and moved["quantity"] == 2
+    after = api.client.get(f"/v1/orders/{order['id']}", headers=h["mh"]).json()
+    hubs = {s["hub_id"]: s["status"] for s in after["shipments"]}
+    assert hubs == {h["hub"]: "cancelled", store: "pending"}
+    held = {(a["hub_id"], a["status"]): a["quantity"] for a in after["allocations"]}
+    assert held[(store, "active")] == 2
+    # The empty bin's two units left the count once the order stopped holding them.
+    assert _stock(api, h, h["tea"]) == 0

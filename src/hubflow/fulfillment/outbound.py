@@ -351,12 +351,35 @@ def _task_json(conn: Connection, task_id: str) -> dict[str, Any]:
     }
 
 
-def report_short(uow: UnitOfWork, task_id: str, found: int, now: datetime) -> dict[str, Any]:
-    """The bin holds only ``found`` units: pick those, raise a cycle count, correct the
-    bin and the hub's stock, and send the picker to another bin for the rest."""
+def _correct_stock(
+    uow: UnitOfWork, held: Any, product_id: str, missing: int, bin_id: str, now: datetime
+) -> int:
+    """The hub's count drops by what is gone, but never below what orders hold; returns
+    the part left uncorrected (oversold in reality until the orders move elsewhere)."""
     from hubflow.inventory import service as inventory
     from hubflow.inventory.model import AdjustmentReason
 
+    if missing <= 0:
+        return 0
+    pos = inventory.position(uow.conn, held.hub_id, product_id)
+    fix = min(missing, pos.on_hand - pos.reserved)
+    if fix > 0:
+        inventory.adjust(
+            uow,
+            held.merchant_id,
+            held.hub_id,
+            product_id,
+            -fix,
+            AdjustmentReason.CYCLE_COUNT,
+            now,
+            note=f"short pick in bin {bin_id}",
+        )
+    return missing - max(fix, 0)
+
+
+def report_short(uow: UnitOfWork, task_id: str, found: int, now: datetime) -> dict[str, Any]:
+    """The bin holds only ``found`` units: pick those, raise a cycle count, correct the
+    bin and the hub's stock, and send the picker to another bin for the rest."""
     conn = uow.conn
     task = _task(conn, task_id)
     if task.status != "open":
@@ -392,21 +415,7 @@ def report_short(uow: UnitOfWork, task_id: str, found: int, now: datetime) -> di
     missing = held.quantity - found
     if missing > 0:
         _take_from_bin(conn, task.bin_id, task.product_id, missing, now, unit)
-        # The hub's count drops by what is gone, but never below what orders hold: a
-        # deficit beyond that is oversold in reality and is reported for re-allocation.
-        pos = inventory.position(conn, held.hub_id, task.product_id)
-        fix = min(missing, pos.on_hand - pos.reserved)
-        if fix > 0:
-            inventory.adjust(
-                uow,
-                held.merchant_id,
-                held.hub_id,
-                task.product_id,
-                -fix,
-                AdjustmentReason.CYCLE_COUNT,
-                now,
-                note=f"short pick in bin {task.bin_id}",
-            )
+    deficit = _correct_stock(uow, held, task.product_id, missing, task.bin_id, now)
     t = pick_tasks_table.c
     conn.execute(
         update(pick_tasks_table)
@@ -441,28 +450,30 @@ def report_short(uow: UnitOfWork, task_id: str, found: int, now: datetime) -> di
                 )
             )
             break
+    moved = None
     if replacement is None:
-        record(
-            conn,
-            [
-                Event(
-                    "pick.unfillable",
-                    task.shipment_id,
-                    held.merchant_id,
-                    {
-                        "shipment_id": task.shipment_id,
-                        "product_id": task.product_id,
-                        "missing": still,
-                    },
-                )
-            ],
-            now,
-        )
+        from hubflow.fulfillment.reallocate import reallocate
+
+        # No bin here has the rest: the order's units move to another hub that has them.
+        moved = reallocate(uow, task.shipment_id, task.product_id, still, now)
+        if moved is not None:
+            # The order no longer holds those units here: the count can now drop too.
+            _correct_stock(uow, held, task.product_id, deficit, task.bin_id, now)
+        else:
+            payload = {
+                "shipment_id": task.shipment_id,
+                "product_id": task.product_id,
+                "missing": still,
+            }
+            record(
+                conn, [Event("pick.unfillable", task.shipment_id, held.merchant_id, payload)], now
+            )
     return {
         "task_id": task_id,
         "status": "short",
         "found": found,
         "next_task": _task_json(conn, replacement) if replacement else None,
+        "reallocated": moved,
     }
 
 

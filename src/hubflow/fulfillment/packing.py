@@ -89,7 +89,13 @@ def _picked_units(conn: Connection, shipment_id: str) -> dict[str, int]:
         raise Conflict("some picks are still open", code="picks_open")
     units: dict[str, int] = defaultdict(int)
     for r in rows:
-        units[r.product_id] += r.picked
+        if r.picked:
+            units[r.product_id] += r.picked
+    if not units:
+        raise Conflict(
+            "nothing was picked for this shipment; its units moved to another hub",
+            code="nothing_to_pack",
+        )
     return dict(units)
 
 

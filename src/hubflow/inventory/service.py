@@ -39,6 +39,7 @@ __all__ = [
     "expire_due",
     "list_movements",
     "list_positions",
+    "move_reservation",
     "position",
     "receive",
     "record_reservations",
@@ -429,6 +430,31 @@ def _close_reservations(
             conn, row.merchant_id, kind, [(row.hub_id, row.product_id, q)], now, ref=row.owner_id
         )
     return [Released(x.hub_id, x.product_id, x.quantity, x.owner_id, x.merchant_id) for x in rows]
+
+
+def move_reservation(
+    uow: UnitOfWork,
+    owner_id: str,
+    product_id: str,
+    from_hub: str,
+    to_hub: str,
+    quantity: int,
+    now: datetime,
+) -> None:
+    """Move ``quantity`` reserved units of a product from one hub to another, all or
+    nothing: the reservation at ``from_hub`` is released and re-taken smaller, then
+    the units are reserved at ``to_hub`` (ReservationRace if they are gone there)."""
+    r = reservations_table.c
+    cond = and_(r.owner_id == owner_id, r.hub_id == from_hub, r.product_id == product_id)
+    released = _close_reservations(uow, cond, ReservationStatus.RELEASED, MovementKind.RELEASE, now)
+    held = sum(x.quantity for x in released)
+    if held < quantity:
+        raise Conflict("fewer units are reserved here than would move", code="reservation_short")
+    merchant_id = released[0].merchant_id
+    requests = [StockRequest(to_hub, product_id, quantity)]
+    if held > quantity:
+        requests.append(StockRequest(from_hub, product_id, held - quantity))
+    reserve(uow, merchant_id, owner_id, requests, now)
 
 
 def release_owner(uow: UnitOfWork, owner_id: str, now: datetime) -> list[Released]:
