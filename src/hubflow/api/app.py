@@ -38,6 +38,7 @@ def import_tables() -> None:
     import hubflow.delivery.store
     import hubflow.fulfillment.store
     import hubflow.inventory.store
+    import hubflow.lockers.store
     import hubflow.network.store
     import hubflow.orders.store
     import hubflow.promise.store
@@ -209,6 +210,7 @@ def create_app(
     from hubflow.delivery.fleet_api import router as fleet_router
     from hubflow.fulfillment.api import router as hub_ops_router
     from hubflow.inventory.api import router as inventory_router
+    from hubflow.lockers.api import router as lockers_router
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
     from hubflow.promise.api import router as promise_router
@@ -226,6 +228,7 @@ def create_app(
         courier_router,
         tracking_router,
         hub_ops_router,
+        lockers_router,
     ):
         app.include_router(router)
 

@@ -32,6 +32,7 @@ class ShipmentStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"  # the attempt failed; the parcel is still on the vehicle
     REDIRECTED = "redirected"  # waiting for the customer at a store
+    IN_LOCKER = "in_locker"  # deposited in a locker, waiting for its pickup code
     RETURNED_TO_HUB = "returned_to_hub"
     CANCELLED = "cancelled"
 
@@ -74,7 +75,8 @@ SHIPMENT_TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
     Sh.ASSIGNED: frozenset({Sh.READY, Sh.PENDING, Sh.OUT_FOR_DELIVERY}),
     Sh.CARRIER_PENDING: frozenset({Sh.HANDED_TO_CARRIER, Sh.READY, Sh.PENDING}),
     Sh.HANDED_TO_CARRIER: frozenset({Sh.DELIVERED}),
-    Sh.OUT_FOR_DELIVERY: frozenset({Sh.DELIVERED, Sh.FAILED}),
+    Sh.OUT_FOR_DELIVERY: frozenset({Sh.DELIVERED, Sh.FAILED, Sh.IN_LOCKER}),
+    Sh.IN_LOCKER: frozenset({Sh.DELIVERED, Sh.RETURNED_TO_HUB}),
     # A failed parcel comes back with the vehicle: tried again, sent to a store for
     # the customer to collect, or kept at the hub for the return flow.
     Sh.FAILED: frozenset({Sh.READY, Sh.REDIRECTED, Sh.RETURNED_TO_HUB}),

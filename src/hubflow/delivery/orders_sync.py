@@ -16,7 +16,7 @@ from hubflow.orders.store import orders_table, shipments_table
 
 __all__ = ["sync_order", "target_status"]
 
-_ON_ROAD = {S.OUT_FOR_DELIVERY, S.HANDED_TO_CARRIER}
+_ON_ROAD = {S.OUT_FOR_DELIVERY, S.HANDED_TO_CARRIER, S.IN_LOCKER}
 _PACKED_OR_LATER = set(S) - {S.PENDING, S.CANCELLED}
 
 
@@ -31,7 +31,12 @@ def target_status(current: O, shipments: list[S], packed: list[bool]) -> O | Non
         return O.OUT_FOR_DELIVERY
     if any(s is S.FAILED for s in live) and current is O.OUT_FOR_DELIVERY:
         return O.FAILED
-    if all(s in (S.DELIVERED, S.RETURNED_TO_HUB) for s in live) and current is O.FAILED:
+    back = all(s in (S.DELIVERED, S.RETURNED_TO_HUB) for s in live)
+    if (
+        back
+        and any(s is S.RETURNED_TO_HUB for s in live)
+        and current in (O.FAILED, O.OUT_FOR_DELIVERY)
+    ):
         return O.RETURNED
     if current in (O.ALLOCATED, O.PICKING) and all(packed):
         return O.PACKED
@@ -42,6 +47,7 @@ def target_status(current: O, shipments: list[S], packed: list[bool]) -> O | Non
 _PATH = {
     (O.ALLOCATED, O.PACKED): [O.PICKING, O.PACKED],
     (O.FAILED, O.OUT_FOR_DELIVERY): [O.OUT_FOR_DELIVERY],
+    (O.OUT_FOR_DELIVERY, O.RETURNED): [O.FAILED, O.RETURNED],
 }
 
 

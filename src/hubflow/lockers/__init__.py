@@ -1,0 +1,1 @@
+"""Locker banks: compartments, deposits with single-use pickup codes, pickups, expiry."""

@@ -1,0 +1,91 @@
+"""Locker endpoints: banks (operator), deposits (courier or operator), and the keypad
+(public: the code is the credential, and wrong codes are counted and rate-limited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from hubflow.api.deps import CourierCaller, OperatorCaller, State
+from hubflow.api.schemas import PathId, RefId, Strict, text
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import Conflict, InvalidInput
+from hubflow.lockers import service
+from hubflow.lockers.model import SizeClass
+
+router = APIRouter(prefix="/v1", tags=["lockers"])
+
+
+class CompartmentIn(Strict):
+    label: text(16)  # type: ignore[valid-type]
+    size: SizeClass
+
+
+class BankIn(Strict):
+    name: text(100)  # type: ignore[valid-type]
+    kind: str = Field(default="station", pattern=r"^(store|station|apartment)$")
+    hub_id: RefId
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lng: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    compartments: list[CompartmentIn] = Field(min_length=1, max_length=500)
+
+
+class DepositIn(Strict):
+    shipment_id: RefId
+    compartment: text(16) | None = None  # type: ignore[valid-type]
+
+
+class PickupIn(Strict):
+    compartment: text(16)  # type: ignore[valid-type]
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+@router.post("/lockers", status_code=201)
+def post_bank(body: BankIn, state: State, _: OperatorCaller) -> dict[str, Any]:
+    with UnitOfWork(state.engine) as uow:
+        return service.create_bank(
+            uow,
+            body.name,
+            body.kind,
+            body.hub_id,
+            body.lat,
+            body.lng,
+            [(c.label, c.size) for c in body.compartments],
+            state.clock.now(),
+        )
+
+
+@router.get("/lockers/{bank_id}")
+def get_bank(bank_id: PathId, state: State, _: CourierCaller) -> dict[str, Any]:
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return service.get_bank(uow.conn, bank_id)
+
+
+@router.post("/lockers/{bank_id}/deposits", status_code=201)
+def post_deposit(
+    bank_id: PathId, body: DepositIn, state: State, _: CourierCaller
+) -> dict[str, Any]:
+    """The courier's deposit scan: a compartment opens and a pickup code is issued."""
+    with UnitOfWork(state.engine) as uow:
+        out = service.deposit(
+            uow, bank_id, body.shipment_id, state.clock.now(), label=body.compartment
+        )
+    state.poke_relay()
+    return out
+
+
+@router.post("/lockers/{bank_id}/pickups")
+def post_pickup(bank_id: PathId, body: PickupIn, state: State) -> dict[str, Any]:
+    """The keypad: the right code opens the compartment once; wrong codes count, and a
+    compartment locks after five."""
+    with UnitOfWork(state.engine) as uow:
+        out = service.pickup(uow, bank_id, body.compartment, body.code, state.clock.now())
+    if not out["opened"]:
+        code, message = out["error"]
+        if code == "expired_code":
+            raise Conflict(message, code=code)
+        raise InvalidInput(message, code=code)
+    state.poke_relay()
+    return out
