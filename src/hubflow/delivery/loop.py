@@ -21,6 +21,7 @@ from hubflow.core.upsert import insert_on_conflict
 from hubflow.delivery.dispatch import DispatchConfig, RunSummary, regions, run_epoch
 from hubflow.delivery.offers import expire_offers
 from hubflow.delivery.store import dispatch_leases_table
+from hubflow.lockers.service import expire_due as expire_lockers
 
 __all__ = ["Dispatcher", "take_lease"]
 
@@ -73,6 +74,8 @@ class Dispatcher:
     def run_once(self) -> list[RunSummary]:
         now = self.clock.now()
         expire_offers(self.engine, now, timedelta(seconds=self.cfg.offer_ttl_s))
+        with UnitOfWork(self.engine) as uow:  # parcels left in lockers past their hold
+            expire_lockers(uow, now)
         done = []
         for region in regions(self.engine):
             hold = self.cfg.time_limit_s * 3 + 60
