@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 from hubflow.catalog.model import Role
 from hubflow.catalog.service import Principal
 from hubflow.core.db import UnitOfWork
-from hubflow.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.geo import LatLng, haversine_km
 from hubflow.core.ids import new_id
 from hubflow.delivery.eta import recompute_etas
@@ -742,8 +742,3 @@ def _store_near(conn: Connection, ship: dict[str, Any]) -> dict[str, Any] | None
         if km <= 5.0 and (best is None or km < best[0]):
             best = (km, {"id": hub.id, "name": hub.name})
     return None if best is None else best[1]
-
-
-def require_operator(who: Principal) -> None:
-    if who.role is not Role.OPERATOR:
-        raise Forbidden("this call needs the network operator's key", code="operator_only")

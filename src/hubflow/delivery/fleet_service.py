@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from hubflow.catalog.model import Role
@@ -287,12 +287,3 @@ def list_carriers(conn: Connection) -> list[dict[str, Any]]:
         {**dict(r._mapping), "created_at": _iso(r.created_at)}
         for r in conn.execute(select(carriers_table).where(c.active).order_by(c.id))
     ]
-
-
-def set_vehicle_location(
-    conn: Connection, vehicle_id: str, lat: float, lng: float, at: datetime
-) -> None:
-    v = vehicles_table.c
-    conn.execute(
-        update(vehicles_table).where(v.id == vehicle_id).values(lat=lat, lng=lng, located_at=at)
-    )

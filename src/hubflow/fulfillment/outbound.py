@@ -5,7 +5,7 @@ and raise a cycle count."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -475,10 +475,3 @@ def report_short(uow: UnitOfWork, task_id: str, found: int, now: datetime) -> di
         "next_task": _task_json(conn, replacement) if replacement else None,
         "reallocated": moved,
     }
-
-
-def wave_summaries(conn: Connection, hub_id: str) -> Sequence[Any]:
-    w = waves_table.c
-    return conn.execute(
-        select(w.id, w.status, w.cutoff_at).where(w.hub_id == hub_id).order_by(w.created_at)
-    ).all()
