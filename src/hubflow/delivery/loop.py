@@ -22,6 +22,7 @@ from hubflow.delivery.dispatch import DispatchConfig, RunSummary, regions, run_e
 from hubflow.delivery.offers import expire_offers
 from hubflow.delivery.store import dispatch_leases_table
 from hubflow.lockers.service import expire_due as expire_lockers
+from hubflow.lockers.store_pickup import expire_no_shows
 
 __all__ = ["Dispatcher", "take_lease"]
 
@@ -74,8 +75,9 @@ class Dispatcher:
     def run_once(self) -> list[RunSummary]:
         now = self.clock.now()
         expire_offers(self.engine, now, timedelta(seconds=self.cfg.offer_ttl_s))
-        with UnitOfWork(self.engine) as uow:  # parcels left in lockers past their hold
+        with UnitOfWork(self.engine) as uow:  # parcels left in lockers or stores too long
             expire_lockers(uow, now)
+            expire_no_shows(uow, now)
         done = []
         for region in regions(self.engine):
             hold = self.cfg.time_limit_s * 3 + 60

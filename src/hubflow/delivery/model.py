@@ -33,6 +33,7 @@ class ShipmentStatus(StrEnum):
     FAILED = "failed"  # the attempt failed; the parcel is still on the vehicle
     REDIRECTED = "redirected"  # waiting for the customer at a store
     IN_LOCKER = "in_locker"  # deposited in a locker, waiting for its pickup code
+    AWAITING_PICKUP = "awaiting_pickup"  # a pick-up-in-store order, ready at the counter
     RETURNED_TO_HUB = "returned_to_hub"
     CANCELLED = "cancelled"
 
@@ -70,7 +71,11 @@ SHIPMENT_TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
     # Parcels are planned before they are packed ("ready or will be ready"); a re-plan
     # puts them back to waiting, packed (ready) or not (pending).
     Sh.PENDING: frozenset({Sh.READY, Sh.OFFERED, Sh.ASSIGNED, Sh.CARRIER_PENDING, Sh.CANCELLED}),
-    Sh.READY: frozenset({Sh.OFFERED, Sh.ASSIGNED, Sh.CARRIER_PENDING, Sh.CANCELLED}),
+    Sh.READY: frozenset(
+        {Sh.OFFERED, Sh.ASSIGNED, Sh.CARRIER_PENDING, Sh.AWAITING_PICKUP, Sh.CANCELLED}
+    ),
+    # Collected at the counter, or not collected in time (the goods go back on the shelf).
+    Sh.AWAITING_PICKUP: frozenset({Sh.DELIVERED, Sh.CANCELLED}),
     Sh.OFFERED: frozenset({Sh.ASSIGNED, Sh.READY, Sh.PENDING, Sh.CARRIER_PENDING}),
     Sh.ASSIGNED: frozenset({Sh.READY, Sh.PENDING, Sh.OUT_FOR_DELIVERY}),
     Sh.CARRIER_PENDING: frozenset({Sh.HANDED_TO_CARRIER, Sh.READY, Sh.PENDING}),

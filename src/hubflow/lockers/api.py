@@ -12,7 +12,7 @@ from hubflow.api.deps import CourierCaller, OperatorCaller, State
 from hubflow.api.schemas import PathId, RefId, Strict, text
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput
-from hubflow.lockers import service
+from hubflow.lockers import service, store_pickup
 from hubflow.lockers.model import SizeClass
 
 router = APIRouter(prefix="/v1", tags=["lockers"])
@@ -87,5 +87,36 @@ def post_pickup(bank_id: PathId, body: PickupIn, state: State) -> dict[str, Any]
         if code == "expired_code":
             raise Conflict(message, code=code)
         raise InvalidInput(message, code=code)
+    state.poke_relay()
+    return out
+
+
+class HandOverIn(Strict):
+    shipment_id: RefId
+    code: str = Field(pattern=r"^\d{6}$")
+
+
+@router.post("/shipments/{shipment_id}/ready-for-pickup")
+def post_ready(shipment_id: PathId, state: State, _: OperatorCaller) -> dict[str, Any]:
+    """A pick-up-in-store order is at the counter: the customer's code is issued."""
+    with UnitOfWork(state.engine) as uow:
+        out = store_pickup.ready_for_pickup(uow, shipment_id, state.clock.now())
+    state.poke_relay()
+    return out
+
+
+@router.post("/hubs/{hub_id}/pickups")
+def post_hand_over(
+    hub_id: PathId, body: HandOverIn, state: State, _: OperatorCaller
+) -> dict[str, Any]:
+    """Store staff hand the order over against the customer's code."""
+    with UnitOfWork(state.engine) as uow:
+        out = store_pickup.hand_over(uow, hub_id, body.shipment_id, body.code, state.clock.now())
+    if not out["handed_over"]:
+        raise InvalidInput(
+            f"wrong code; {out['tries_left']} tries left",
+            code="wrong_code",
+            details={"tries_left": out["tries_left"]},
+        )
     state.poke_relay()
     return out

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -18,7 +19,7 @@ from sqlalchemy import (
 from hubflow.core.db import metadata
 from hubflow.core.types import UTCDateTime
 
-__all__ = ["banks_table", "compartments_table"]
+__all__ = ["banks_table", "compartments_table", "store_pickups_table"]
 
 banks_table = Table(
     "locker_banks",
@@ -55,4 +56,19 @@ compartments_table = Table(
     UniqueConstraint("bank_id", "label", name="uq_locker_compartments_bank_label"),
     UniqueConstraint("shipment_id", name="uq_locker_compartments_shipment"),
     CheckConstraint("failures >= 0", name="failures_nonnegative"),
+)
+
+# Pick-up in store: the order waits at the counter for the customer's code.
+store_pickups_table = Table(
+    "store_pickups",
+    metadata,
+    Column("shipment_id", String(32), ForeignKey("shipments.id"), primary_key=True),
+    Column("hub_id", String(32), ForeignKey("hubs.id"), nullable=False),
+    Column("status", String(16), nullable=False),  # waiting, collected, no_show
+    Column("code_hash", String(64), nullable=True),
+    Column("hold_until", UTCDateTime(), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("done_at", UTCDateTime(), nullable=True),
+    Index("ix_store_pickups_due", "status", "hold_until"),
 )
