@@ -42,6 +42,7 @@ def import_tables() -> None:
     import hubflow.network.store
     import hubflow.orders.store
     import hubflow.promise.store
+    import hubflow.returns.store
     import hubflow.webhooks.store  # noqa: F401
 
 
@@ -214,6 +215,7 @@ def create_app(
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
     from hubflow.promise.api import router as promise_router
+    from hubflow.returns.api import router as returns_router
     from hubflow.webhooks.api import router as webhooks_router
 
     for router in (
@@ -229,6 +231,7 @@ def create_app(
         tracking_router,
         hub_ops_router,
         lockers_router,
+        returns_router,
     ):
         app.include_router(router)
 

@@ -1,0 +1,1 @@
+"""Returns: authorisation with a QR token, drop-off, refunds by policy, inspection."""

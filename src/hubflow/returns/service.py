@@ -1,0 +1,370 @@
+"""Return use cases: authorise a return of delivered lines within the window, take it in
+at a store or locker by its QR token, refund by the merchant's policy (at drop-off for
+low-value returns, else after inspection), and dispose of each line (restock puts it
+back into available stock at the receiving hub)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from hubflow.catalog.service import products_by_id
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import Conflict, InvalidInput, NotFound
+from hubflow.core.events import Event, record
+from hubflow.core.ids import new_id
+from hubflow.core.upsert import insert_on_conflict
+from hubflow.delivery.store import tracking_events_table
+from hubflow.inventory import service as inventory
+from hubflow.network.store import get_hub
+from hubflow.orders.store import order_lines_table, orders_table, shipments_table
+from hubflow.returns.store import (
+    policies_table,
+    refunds_table,
+    return_lines_table,
+    returns_table,
+)
+
+__all__ = [
+    "Disposition",
+    "ReturnPolicy",
+    "create_return",
+    "drop_off",
+    "get_return",
+    "inspect",
+    "policy_for",
+    "set_policy",
+]
+
+
+class Disposition(StrEnum):
+    RESTOCK = "restock"
+    REFURBISH = "refurbish"
+    LIQUIDATE = "liquidate"
+    DISPOSE = "dispose"
+    RETURN_TO_MERCHANT = "return_to_merchant"
+
+
+@dataclass(frozen=True)
+class ReturnPolicy:
+    """A merchant's rules: how long after delivery, below what value the refund goes
+    out at drop-off (above it, after inspection), and the fee kept per return."""
+
+    window_days: int = 30
+    instant_refund_below: int = 5_000
+    fee: int = 0
+
+
+def policy_for(conn: Connection, merchant_id: str) -> ReturnPolicy:
+    p = policies_table.c
+    row = conn.execute(select(policies_table).where(p.merchant_id == merchant_id)).first()
+    if row is None:
+        return ReturnPolicy()
+    return ReturnPolicy(row.window_days, row.instant_refund_below, row.fee)
+
+
+def set_policy(conn: Connection, merchant_id: str, policy: ReturnPolicy, now: datetime) -> None:
+    values = {
+        "window_days": policy.window_days,
+        "fee": policy.fee,
+        "instant_refund_below": policy.instant_refund_below,
+        "updated_at": now,
+    }
+    conn.execute(
+        insert_on_conflict(conn, policies_table)
+        .values(merchant_id=merchant_id, **values)
+        .on_conflict_do_update(index_elements=["merchant_id"], set_=values)
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _delivered_at(conn: Connection, order_id: str) -> datetime | None:
+    s, t = shipments_table.c, tracking_events_table.c
+    return conn.execute(
+        select(func.max(t.at))
+        .join(shipments_table, s.id == t.shipment_id)
+        .where(s.order_id == order_id, t.kind == "delivered")
+    ).scalar()
+
+
+def create_return(
+    uow: UnitOfWork,
+    merchant_id: str,
+    order_id: str,
+    lines: list[tuple[str, int]],
+    reason: str,
+    method: str,
+    now: datetime,
+) -> dict[str, Any]:
+    conn = uow.conn
+    policy = policy_for(conn, merchant_id)
+    o = orders_table.c
+    order = conn.execute(
+        select(o.status).where(o.id == order_id, o.merchant_id == merchant_id)
+    ).first()
+    if order is None:
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    delivered_at = _delivered_at(conn, order_id)
+    if order.status != "delivered" or delivered_at is None:
+        raise Conflict("only delivered orders can be returned", code="not_delivered")
+    if now > delivered_at + timedelta(days=policy.window_days):
+        raise Conflict(
+            "the return window has closed",
+            code="return_window_closed",
+            details={"window_days": policy.window_days, "delivered_at": _iso(delivered_at)},
+        )
+    ol, rl, r = order_lines_table.c, return_lines_table.c, returns_table.c
+    bought: dict[str, int] = {}
+    for x in conn.execute(select(ol.product_id, ol.quantity).where(ol.order_id == order_id)):
+        bought[x.product_id] = bought.get(x.product_id, 0) + x.quantity
+    returned: dict[str, int] = {}
+    for x in conn.execute(
+        select(rl.product_id, rl.quantity)
+        .join(returns_table, r.id == rl.return_id)
+        .where(r.order_id == order_id)
+    ):
+        returned[x.product_id] = returned.get(x.product_id, 0) + x.quantity
+    wanted: dict[str, int] = {}
+    for product_id, qty in lines:
+        wanted[product_id] = wanted.get(product_id, 0) + qty
+    for product_id, qty in wanted.items():
+        if qty > bought.get(product_id, 0) - returned.get(product_id, 0):
+            raise Conflict(
+                "these lines were not delivered (or are already returned)",
+                code="line_not_delivered",
+                details={
+                    "product_id": product_id,
+                    "returnable": bought.get(product_id, 0) - returned.get(product_id, 0),
+                },
+            )
+    products = products_by_id(conn, merchant_id, list(wanted))
+    return_id, token = new_id("ret"), secrets.token_urlsafe(18)
+    conn.execute(
+        insert(returns_table).values(
+            id=return_id,
+            merchant_id=merchant_id,
+            order_id=order_id,
+            status="authorised",
+            method=method,
+            reason=reason,
+            token=token,
+            created_at=now,
+        )
+    )
+    conn.execute(
+        insert(return_lines_table),
+        [
+            {
+                "return_id": return_id,
+                "product_id": p,
+                "quantity": q,
+                "unit_value": products[p].value.amount,
+                "currency": products[p].value.currency,
+            }
+            for p, q in sorted(wanted.items())
+        ],
+    )
+    record(
+        conn,
+        [
+            Event(
+                "return.authorised",
+                return_id,
+                merchant_id,
+                {"return_id": return_id, "order_id": order_id},
+            )
+        ],
+        now,
+    )
+    out = get_return(conn, merchant_id, return_id)
+    out["qr"] = f"hubflow-return:{token}"  # what the customer shows at the drop-off
+    return out
+
+
+def get_return(conn: Connection, merchant_id: str | None, return_id: str) -> dict[str, Any]:
+    r, rl, rf = returns_table.c, return_lines_table.c, refunds_table.c
+    q = select(returns_table).where(r.id == return_id)
+    if merchant_id is not None:
+        q = q.where(r.merchant_id == merchant_id)
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"return {return_id} not found", code="return_not_found")
+    lines = conn.execute(select(return_lines_table).where(rl.return_id == return_id)).all()
+    refund = conn.execute(select(refunds_table).where(rf.return_id == return_id)).first()
+    return {
+        "id": row.id,
+        "order_id": row.order_id,
+        "status": row.status,
+        "method": row.method,
+        "reason": row.reason,
+        "hub_id": row.hub_id,
+        "created_at": _iso(row.created_at),
+        "dropped_at": _iso(row.dropped_at),
+        "inspected_at": _iso(row.inspected_at),
+        "lines": [
+            {
+                "product_id": x.product_id,
+                "quantity": x.quantity,
+                "unit_value": x.unit_value,
+                "disposition": x.disposition,
+            }
+            for x in lines
+        ],
+        "refund": None
+        if refund is None
+        else {
+            "amount": refund.amount,
+            "fee": refund.fee,
+            "currency": refund.currency,
+            "trigger": refund.trigger,
+            "at": _iso(refund.created_at),
+        },
+    }
+
+
+def _refund(uow: UnitOfWork, ret: Any, trigger: str, now: datetime, policy: ReturnPolicy) -> bool:
+    """Write the refund once (the return is its key); the webhook goes with it."""
+    conn = uow.conn
+    rl = return_lines_table.c
+    lines = conn.execute(select(return_lines_table).where(rl.return_id == ret.id)).all()
+    value = sum(x.unit_value * x.quantity for x in lines)
+    fee = min(policy.fee, value)
+    inserted = conn.execute(
+        insert_on_conflict(conn, refunds_table)
+        .values(
+            return_id=ret.id,
+            merchant_id=ret.merchant_id,
+            amount=value - fee,
+            fee=fee,
+            currency=lines[0].currency,
+            trigger=trigger,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["return_id"])
+        .returning(refunds_table.c.return_id)
+    ).first()
+    if inserted is None:
+        return False
+    record(
+        conn,
+        [
+            Event(
+                "refund.issued",
+                ret.id,
+                ret.merchant_id,
+                {
+                    "return_id": ret.id,
+                    "order_id": ret.order_id,
+                    "amount": value - fee,
+                    "fee": fee,
+                    "currency": lines[0].currency,
+                    "trigger": trigger,
+                },
+            )
+        ],
+        now,
+    )
+    return True
+
+
+def _value(conn: Connection, return_id: str) -> int:
+    rl = return_lines_table.c
+    return int(
+        conn.execute(
+            select(func.sum(rl.unit_value * rl.quantity)).where(rl.return_id == return_id)
+        ).scalar()
+        or 0
+    )
+
+
+def drop_off(uow: UnitOfWork, token: str, hub_id: str, now: datetime) -> dict[str, Any]:
+    """The store or locker scans the customer's QR code: the return is in our hands."""
+    conn = uow.conn
+    if get_hub(conn, hub_id) is None:
+        raise InvalidInput(f"unknown hub {hub_id}", code="unknown_hub")
+    r = returns_table.c
+    ret = conn.execute(select(returns_table).where(r.token == token)).first()
+    if ret is None:
+        raise NotFound("no return has this code", code="return_not_found")
+    res = conn.execute(
+        update(returns_table)
+        .where(r.id == ret.id, r.status == "authorised")
+        .values(status="dropped_off", hub_id=hub_id, dropped_at=now)
+    )
+    if res.rowcount != 1:
+        raise Conflict("this return was already dropped off", code="return_already_dropped")
+    record(
+        conn,
+        [
+            Event(
+                "return.dropped_off",
+                ret.id,
+                ret.merchant_id,
+                {"return_id": ret.id, "hub_id": hub_id},
+            )
+        ],
+        now,
+    )
+    policy = policy_for(conn, ret.merchant_id)
+    if _value(conn, ret.id) < policy.instant_refund_below:
+        _refund(uow, ret, "drop_off", now, policy)
+    return get_return(conn, None, ret.id)
+
+
+def inspect(
+    uow: UnitOfWork,
+    return_id: str,
+    dispositions: dict[str, Disposition],
+    now: datetime,
+) -> dict[str, Any]:
+    """The hub inspects what came back: each line gets a disposition (restock makes it
+    available again at the receiving hub), and the refund goes out if it has not yet."""
+    conn = uow.conn
+    r, rl = returns_table.c, return_lines_table.c
+    ret = conn.execute(select(returns_table).where(r.id == return_id)).first()
+    if ret is None:
+        raise NotFound(f"return {return_id} not found", code="return_not_found")
+    lines = {
+        x.product_id: x
+        for x in conn.execute(select(return_lines_table).where(rl.return_id == return_id))
+    }
+    if set(dispositions) != set(lines):
+        raise InvalidInput(
+            "give a disposition for every line",
+            code="dispositions_incomplete",
+            details={"lines": sorted(lines)},
+        )
+    res = conn.execute(
+        update(returns_table)
+        .where(r.id == return_id, r.status == "dropped_off")
+        .values(status="inspected", inspected_at=now)
+    )
+    if res.rowcount != 1:
+        raise Conflict("only a dropped-off return can be inspected", code="return_out_of_order")
+    for product_id, disposition in sorted(dispositions.items()):
+        conn.execute(
+            update(return_lines_table)
+            .where(rl.return_id == return_id, rl.product_id == product_id)
+            .values(disposition=disposition.value)
+        )
+        if disposition is Disposition.RESTOCK:
+            inventory.receive(
+                uow,
+                ret.merchant_id,
+                ret.hub_id,
+                product_id,
+                lines[product_id].quantity,
+                now,
+                ref=return_id,
+                note="restocked from a return",
+            )
+    _refund(uow, ret, "inspection", now, policy_for(conn, ret.merchant_id))
+    return get_return(conn, None, return_id)

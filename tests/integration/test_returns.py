@@ -1,0 +1,160 @@
+"""Returns through HTTP, on both databases: only delivered lines within the window, a
+drop-off by QR token, a refund by policy written once, and a restock that makes the units
+available again (the ledger agrees)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hubflow.core.db import UnitOfWork
+from hubflow.core.events import events_table
+from tests import fleet
+from tests.conftest import Api
+
+
+def _delivered(api: Api, value: int = 650, qty: int = 2) -> dict[str, Any]:
+    net = fleet.network(api)
+    r = api.client.post(
+        "/v1/products",
+        headers=net.mh,
+        json={
+            "sku": "VASE",
+            "name": "Vase",
+            "dimensions_mm": {"length": 200, "width": 200, "height": 300},
+            "weight_g": 900,
+            "value": {"amount": value, "currency": "USD"},
+        },
+    )
+    product = r.json()["id"]
+    api.receive(net.mh, net.hub, product, 10)
+    van = fleet.vehicle(api, net, "van")
+    cid = fleet.courier(api, net, "employee", vehicle_id=van, start=True)
+    body = api.order_body([(product, qty)])
+    order = api.client.post(
+        "/v1/orders", json=body, headers={**net.mh, "Idempotency-Key": "r1"}
+    ).json()
+    ship = order["shipments"][0]["id"]
+    api.client.post(f"/v1/shipments/{ship}/packed", json={}, headers=api.op)
+    fleet.dispatch(api)
+    h = net.couriers[cid]
+    route = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"][0]
+    stop = route["stops"][0]
+    api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h)
+    api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=h)
+    r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/deliver", json={}, headers=h)
+    assert r.status_code == 200, r.text
+    return {"net": net, "product": product, "order": order["id"], "other": net.product}
+
+
+def _return(api: Api, d: dict[str, Any], qty: int = 1) -> Any:
+    return api.client.post(
+        "/v1/returns",
+        headers=d["net"].mh,
+        json={
+            "order_id": d["order"],
+            "lines": [{"product_id": d["product"], "quantity": qty}],
+            "reason": "arrived chipped",
+        },
+    )
+
+
+def _stock(api: Api, d: dict[str, Any]) -> dict[str, int]:
+    r = api.client.get(
+        "/v1/stock",
+        headers=d["net"].mh,
+        params={"hub_id": d["net"].hub, "product_id": d["product"]},
+    )
+    row = r.json()["data"][0]
+    return {"on_hand": row["on_hand"], "available": row["available"]}
+
+
+def test_low_value_return_refunds_at_drop_off_once(api: Api) -> None:
+    d = _delivered(api)
+    r = _return(api, d)
+    assert r.status_code == 201, r.text
+    ret = r.json()
+    assert ret["qr"].startswith("hubflow-return:") and ret["status"] == "authorised"
+    token = ret["qr"].split(":", 1)[1]
+    body = {"token": token, "hub_id": d["net"].hub}
+    r = api.client.post("/v1/returns/drop-offs", headers=api.op, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["refund"]["amount"] == 650 and r.json()["refund"]["trigger"] == "drop_off"
+    again = api.client.post("/v1/returns/drop-offs", headers=api.op, json=body)
+    assert again.status_code == 409
+    # Inspection restocks; the refund is not issued twice.
+    r = api.client.post(
+        f"/v1/returns/{ret['id']}/inspection",
+        headers=api.op,
+        json={"lines": [{"product_id": d["product"], "disposition": "restock"}]},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["refund"]["trigger"] == "drop_off"
+    with UnitOfWork(api.engine, readonly=True) as uow:
+        refunds = uow.conn.execute(
+            select(func.count()).where(events_table.c.type == "refund.issued")
+        ).scalar()
+    assert refunds == 1
+    # 10 received, 2 shipped, 1 back on the shelf.
+    assert _stock(api, d) == {"on_hand": 9, "available": 9}
+
+
+def test_high_value_return_refunds_after_inspection_with_the_fee(api: Api) -> None:
+    d = _delivered(api, value=20_000)
+    r = api.client.put(
+        "/v1/merchants/me/return-policy",
+        headers=d["net"].mh,
+        json={"window_days": 14, "instant_refund_below": 5_000, "fee": 500},
+    )
+    assert r.status_code == 200, r.text
+    ret = _return(api, d).json()
+    token = ret["qr"].split(":", 1)[1]
+    r = api.client.post(
+        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": d["net"].hub}
+    )
+    assert r.json()["refund"] is None
+    r = api.client.post(
+        f"/v1/returns/{ret['id']}/inspection",
+        headers=api.op,
+        json={"lines": [{"product_id": d["product"], "disposition": "dispose"}]},
+    )
+    assert r.json()["refund"] == {
+        **r.json()["refund"],
+        "amount": 19_500,
+        "fee": 500,
+        "trigger": "inspection",
+    }
+    assert _stock(api, d) == {"on_hand": 8, "available": 8}  # disposed of, not restocked
+
+
+def test_returns_refused_with_the_reason(api: Api) -> None:
+    d = _delivered(api)
+    r = _return(api, d, qty=3)  # two were delivered
+    assert r.status_code == 409 and r.json()["error"]["code"] == "line_not_delivered"
+    assert _return(api, d, qty=2).status_code == 201
+    r = _return(api, d, qty=1)  # both already on a return
+    assert r.status_code == 409 and r.json()["error"]["code"] == "line_not_delivered"
+    api.clock.advance(timedelta(days=31))
+    r = api.client.post(
+        "/v1/returns",
+        headers=d["net"].mh,
+        json={
+            "order_id": d["order"],
+            "lines": [{"product_id": d["product"], "quantity": 1}],
+            "reason": "late",
+        },
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "return_window_closed"
+    _, stranger = api.merchant("Stranger")
+    r = api.client.post(
+        "/v1/returns",
+        headers=stranger,
+        json={
+            "order_id": d["order"],
+            "lines": [{"product_id": d["product"], "quantity": 1}],
+            "reason": "not mine",
+        },
+    )
+    assert r.status_code == 404
