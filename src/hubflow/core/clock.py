@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "ensure_utc"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "ensure_utc", "iso_z"]
 
 
 class Clock(Protocol):
@@ -45,3 +45,8 @@ def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime; Hubflow keeps time timezone-aware")
     return value.astimezone(UTC)
+
+
+def iso_z(value: datetime | None) -> str | None:
+    """A UTC time as ISO 8601 with ``Z`` (how the API writes times); ``None`` stays."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from hubflow.api.deps import MerchantCaller, OperatorCaller, State
 from hubflow.api.schemas import PathId, Strict, text
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.delivery import shipments as svc
 from hubflow.delivery.carriers import hand_over
@@ -51,10 +52,6 @@ class TrackingOut(BaseModel):
     pickup_at: dict[str, Any] | None
 
 
-def _iso(value: Any) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 @router.post("/dispatch/{region}/runs", status_code=201)
 def post_run(region: str = Region, *, state: State, _: OperatorCaller) -> dict[str, Any]:
     """Plan one epoch of the region now (the dispatch loop does this every epoch)."""
@@ -82,7 +79,7 @@ def get_runs(
         ).all()
     return {
         "data": [
-            {"id": r.id, "policy": r.policy, "started_at": _iso(r.started_at),
+            {"id": r.id, "policy": r.policy, "started_at": iso_z(r.started_at),
              "runtime_ms": r.runtime_ms, **r.summary}
             for r in rows
         ]
@@ -108,7 +105,7 @@ def get_routes(
         "data": [
             {"id": x.id, "hub_id": x.hub_id, "mode": x.mode, "status": x.status,
              "vehicle_id": x.vehicle_id, "courier_id": x.courier_id,
-             "planned_start": _iso(x.planned_start), "planned_end": _iso(x.planned_end),
+             "planned_start": iso_z(x.planned_start), "planned_end": iso_z(x.planned_end),
              "distance_m": x.distance_m, "cost": x.cost}
             for x in rows
         ]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from hubflow.catalog.model import Role
 from hubflow.catalog.service import Principal
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.geo import LatLng, haversine_km
@@ -69,10 +70,6 @@ RETRIABLE = {
     FailReason.UNSAFE,
     FailReason.PIN_NOT_GIVEN,
 }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 # -- who may act ------------------------------------------------------------------------------
@@ -308,8 +305,8 @@ def list_offers(
             "pay": x.pay,
             "hub_id": x.hub_id,
             "distance_m": x.distance_m,
-            "starts_at": _iso(x.planned_start),
-            "expires_at": _iso(x.expires_at),
+            "starts_at": iso_z(x.planned_start),
+            "expires_at": iso_z(x.expires_at),
             "route": get_route(conn, who, x.route_id, force=True),
         }
         for x in rows
@@ -351,7 +348,7 @@ def accept_offer(uow: UnitOfWork, who: Principal, offer_id: str, now: datetime) 
             ShipmentStatus.ASSIGNED,
             now,
             kind="assigned",
-            details={"eta": _iso(stop.eta), "mode": route["mode"]},
+            details={"eta": iso_z(stop.eta), "mode": route["mode"]},
         )
     return get_route(conn, who, route["id"], force=True)
 
@@ -393,8 +390,8 @@ def get_route(
         },
         "vehicle_id": route["vehicle_id"],
         "courier_id": route["courier_id"],
-        "planned_start": _iso(route["planned_start"]),
-        "planned_end": _iso(route["planned_end"]),
+        "planned_start": iso_z(route["planned_start"]),
+        "planned_end": iso_z(route["planned_end"]),
         "distance_m": route["distance_m"],
         "cost": route["cost"],
         "stops": [
@@ -405,8 +402,8 @@ def get_route(
                 "shipment_id": s.shipment_id,
                 "status": s.status,
                 "location": {"lat": s.lat, "lng": s.lng},
-                "planned_arrival": _iso(s.planned_arrival),
-                "eta": _iso(s.eta),
+                "planned_arrival": iso_z(s.planned_arrival),
+                "eta": iso_z(s.eta),
                 "fail_reason": s.fail_reason,
                 "navigate": f"https://www.openstreetmap.org/directions?to={s.lat}%2C{s.lng}",
             }
@@ -477,7 +474,7 @@ def pickup(uow: UnitOfWork, who: Principal, route_id: str, now: datetime) -> dic
             ShipmentStatus.OUT_FOR_DELIVERY,
             now,
             kind="picked_up",
-            details={"eta": _iso(s.eta), "mode": route["mode"]},
+            details={"eta": iso_z(s.eta), "mode": route["mode"]},
         )
         inventory.ship_owner(uow, ship["order_id"], now, hub_id=ship["hub_id"])
         sync_order(uow, ship["order_id"], now)
@@ -507,7 +504,7 @@ def arrive(
         )
     _move_stop(conn, stop, StopStatus.ARRIVED, arrived_at=now)
     if not _arriving_sent(conn, ship["id"]):
-        track(conn, ship, "arriving", now, {"eta": _iso(now)})
+        track(conn, ship, "arriving", now, {"eta": iso_z(now)})
     return {
         "stop_id": stop_id,
         "status": StopStatus.ARRIVED.value,

@@ -5,32 +5,21 @@ a retried call with the same key replays the first answer; events out of order g
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from hubflow.api.deps import CourierCaller, OperatorCaller, State
+from hubflow.api.deps import AppState, CourierCaller, OperatorCaller, State
+from hubflow.api.retries import OptionalIdempotencyKey, run_once
 from hubflow.api.schemas import PathId, Strict, text
 from hubflow.catalog.service import Principal
-from hubflow.core import idempotency
 from hubflow.core.db import UnitOfWork
 from hubflow.core.geo import LatLng
 from hubflow.delivery import courier as svc
 from hubflow.delivery.model import FailReason
 
 router = APIRouter(prefix="/v1", tags=["couriers"])
-
-IdemKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="retries with the same key replay the first answer",
-    ),
-]
 
 
 class LocationIn(Strict):
@@ -59,7 +48,7 @@ class StopOut(BaseModel):
 
 
 def _once(
-    state: Any,
+    state: AppState,
     who: Principal,
     key: str | None,
     path: str,
@@ -67,27 +56,17 @@ def _once(
     act: Callable[[UnitOfWork], dict[str, Any]],
     response: Response,
 ) -> dict[str, Any]:
-    """Run ``act`` in one transaction, idempotently when a key is given."""
-    now = state.clock.now()
-    scope = who.courier_id or "operator"  # ids carry their kind: no clash with merchants
-    with UnitOfWork(state.engine) as uow:
-        if key is not None:
-            fp = idempotency.body_fingerprint("POST", path, body)
-            stored = idempotency.claim(uow.conn, scope, key, fp, now)
-            if stored is not None:
-                response.headers["Idempotent-Replayed"] = "true"
-                replay: dict[str, Any] = stored.response
-                return replay
-        out = act(uow)
-        if key is not None:
-            idempotency.complete(uow.conn, scope, key, 200, out)
-    state.poke_relay()
-    return out
+    # Keys live per courier (ids carry their kind: no clash with merchants' keys).
+    return run_once(state, who.courier_id or "operator", key, path, body, act, response)
 
 
 @router.post("/couriers/{courier_id}/shift/start")
 def start_shift(
-    courier_id: PathId, state: State, who: CourierCaller, response: Response, key: IdemKey = None
+    courier_id: PathId,
+    state: State,
+    who: CourierCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     now = state.clock.now()
     return _once(state, who, key, f"/couriers/{courier_id}/shift/start", None,
@@ -96,7 +75,11 @@ def start_shift(
 
 @router.post("/couriers/{courier_id}/shift/end")
 def end_shift(
-    courier_id: PathId, state: State, who: CourierCaller, response: Response, key: IdemKey = None
+    courier_id: PathId,
+    state: State,
+    who: CourierCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     now = state.clock.now()
     return _once(state, who, key, f"/couriers/{courier_id}/shift/end", None,
@@ -130,7 +113,11 @@ def get_my_offers(courier_id: PathId, state: State, who: CourierCaller) -> dict[
 
 @router.post("/offers/{offer_id}/accept")
 def accept(
-    offer_id: PathId, state: State, who: CourierCaller, response: Response, key: IdemKey = None
+    offer_id: PathId,
+    state: State,
+    who: CourierCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     now = state.clock.now()
     return _once(state, who, key, f"/offers/{offer_id}/accept", None,
@@ -139,7 +126,11 @@ def accept(
 
 @router.post("/offers/{offer_id}/decline")
 def decline(
-    offer_id: PathId, state: State, who: CourierCaller, response: Response, key: IdemKey = None
+    offer_id: PathId,
+    state: State,
+    who: CourierCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     now = state.clock.now()
     return _once(state, who, key, f"/offers/{offer_id}/decline", None,
@@ -154,7 +145,11 @@ def get_route(route_id: PathId, state: State, who: CourierCaller) -> dict[str, A
 
 @router.post("/routes/{route_id}/pickup")
 def pickup(
-    route_id: PathId, state: State, who: CourierCaller, response: Response, key: IdemKey = None
+    route_id: PathId,
+    state: State,
+    who: CourierCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """Load the next trip's parcels at the hub and leave."""
     now = state.clock.now()
@@ -164,7 +159,11 @@ def pickup(
 
 @router.post("/routes/{route_id}/complete")
 def complete(
-    route_id: PathId, state: State, who: CourierCaller, response: Response, key: IdemKey = None
+    route_id: PathId,
+    state: State,
+    who: CourierCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """Back at the hub; failed parcels are retried, redirected or kept for return."""
     now = state.clock.now()
@@ -181,7 +180,7 @@ def arrive(
     state: State,
     who: CourierCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     now = state.clock.now()
     return _once(state, who, key, f"/routes/{route_id}/stops/{stop_id}/arrive", None,
@@ -196,7 +195,7 @@ def deliver(
     state: State,
     who: CourierCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     now = state.clock.now()
     proof = body.model_dump()
@@ -213,7 +212,7 @@ def fail(
     state: State,
     who: CourierCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     now = state.clock.now()
     return _once(state, who, key, f"/routes/{route_id}/stops/{stop_id}/fail",

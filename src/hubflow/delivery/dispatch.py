@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.geo import LatLng, haversine_km
 from hubflow.core.ids import new_id
@@ -382,7 +383,7 @@ class _Writer:
                     self.ship_dict(stop.job_id),
                     "assigned",
                     self.now,
-                    {"eta": _iso(self.model.at(stop.arrival_s)), "mode": free.spec.mode.value},
+                    {"eta": iso_z(self.model.at(stop.arrival_s)), "mode": free.spec.mode.value},
                 )
         return route_id
 
@@ -454,7 +455,7 @@ class _Writer:
                     self.ship_dict(stop.job_id),
                     "assigned",
                     self.now,
-                    {"eta": _iso(self.model.at(stop.arrival_s)), "mode": u.free.spec.mode.value},
+                    {"eta": iso_z(self.model.at(stop.arrival_s)), "mode": u.free.spec.mode.value},
                 )
         for x in remaining.values():  # not in the plan (its shift ends): keep the old order
             seq += 1
@@ -490,7 +491,7 @@ class _Writer:
             self.ship_dict(p.id),
             "carrier_assigned",
             self.now,
-            {"carrier": quote[0].name, "handoff_by": _iso(cutoff)},
+            {"carrier": quote[0].name, "handoff_by": iso_z(cutoff)},
         )
         return True
 
@@ -504,10 +505,6 @@ class _Writer:
         elif status in (ShipmentStatus.READY.value, ShipmentStatus.PENDING.value) and note:
             s = shipments_table.c
             self.conn.execute(update(shipments_table).where(s.id == pid).values(note=note))
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 # -- the epoch ---------------------------------------------------------------------------------

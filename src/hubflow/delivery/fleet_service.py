@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hubflow.catalog.model import Role
 from hubflow.catalog.service import create_key
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.events import Event, record
@@ -42,10 +43,6 @@ __all__ = [
 MAX_SHIFT = timedelta(hours=16)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def _need_hub(conn: Connection, hub_id: str) -> None:
     if get_hub(conn, hub_id) is None:
         raise NotFound(f"hub {hub_id} not found", code="hub_not_found")
@@ -73,13 +70,13 @@ def create_vehicle_type(
         raise Conflict(
             f"vehicle type {name!r} already exists", code="duplicate_vehicle_type"
         ) from exc
-    return {**row, "created_at": _iso(now)}
+    return {**row, "created_at": iso_z(now)}
 
 
 def list_vehicle_types(conn: Connection) -> list[dict[str, Any]]:
     t = vehicle_types_table.c
     return [
-        {**dict(r._mapping), "created_at": _iso(r.created_at)}
+        {**dict(r._mapping), "created_at": iso_z(r.created_at)}
         for r in conn.execute(select(vehicle_types_table).order_by(t.id))
     ]
 
@@ -112,11 +109,11 @@ def _vehicle_json(row: dict[str, Any]) -> dict[str, Any]:
         "hub_id": row["hub_id"],
         "active": row["active"],
         "location": (
-            {"lat": row["lat"], "lng": row["lng"], "at": _iso(row.get("located_at"))}
+            {"lat": row["lat"], "lng": row["lng"], "at": iso_z(row.get("located_at"))}
             if row.get("lat") is not None
             else None
         ),
-        "created_at": _iso(row["created_at"]),
+        "created_at": iso_z(row["created_at"]),
     }
 
 
@@ -176,11 +173,11 @@ def courier_json(row: dict[str, Any]) -> dict[str, Any]:
         "on_shift": row["on_shift"],
         "vehicle_id": row["vehicle_id"],
         "location": (
-            {"lat": row["lat"], "lng": row["lng"], "at": _iso(row.get("located_at"))}
+            {"lat": row["lat"], "lng": row["lng"], "at": iso_z(row.get("located_at"))}
             if row.get("lat") is not None
             else None
         ),
-        "created_at": _iso(row["created_at"]),
+        "created_at": iso_z(row["created_at"]),
     }
 
 
@@ -234,10 +231,10 @@ def _shift_json(row: dict[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "courier_id": row["courier_id"],
         "vehicle_id": row["vehicle_id"],
-        "starts_at": _iso(row["starts_at"]),
-        "ends_at": _iso(row["ends_at"]),
-        "started_at": _iso(row.get("started_at")),
-        "ended_at": _iso(row.get("ended_at")),
+        "starts_at": iso_z(row["starts_at"]),
+        "ends_at": iso_z(row["ends_at"]),
+        "started_at": iso_z(row.get("started_at")),
+        "ended_at": iso_z(row.get("ended_at")),
     }
 
 
@@ -278,12 +275,12 @@ def create_carrier(
             uow.conn.execute(insert(carriers_table).values(**row))
     except IntegrityError as exc:
         raise Conflict(f"carrier {name!r} already exists", code="duplicate_carrier") from exc
-    return {**row, "created_at": _iso(now)}
+    return {**row, "created_at": iso_z(now)}
 
 
 def list_carriers(conn: Connection) -> list[dict[str, Any]]:
     c = carriers_table.c
     return [
-        {**dict(r._mapping), "created_at": _iso(r.created_at)}
+        {**dict(r._mapping), "created_at": iso_z(r.created_at)}
         for r in conn.execute(select(carriers_table).where(c.active).order_by(c.id))
     ]

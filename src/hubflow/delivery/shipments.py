@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, NotFound
 from hubflow.delivery.model import ShipmentStatus
@@ -19,10 +20,6 @@ from hubflow.orders.store import shipments_table
 __all__ = ["get_proof", "get_shipment", "mark_packed"]
 
 _PLANNED = {ShipmentStatus.ASSIGNED, ShipmentStatus.OFFERED, ShipmentStatus.CARRIER_PENDING}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def mark_packed(
@@ -97,11 +94,11 @@ def get_shipment(conn: Connection, merchant_id: str | None, shipment_id: str) ->
         "hub_id": ship["hub_id"],
         "status": ship["status"],
         "tracking_token": ship["tracking_token"],
-        "packed_at": _iso(ship["packed_at"]),
+        "packed_at": iso_z(ship["packed_at"]),
         "weight_g": ship["weight_g"],
         "dims_mm": ship["dims_mm"],
         "route_id": ship["route_id"],
-        "eta": _iso(ship["eta"]),
+        "eta": iso_z(ship["eta"]),
         "attempts": ship["attempts"],
         "note": ship["note"],
         "proof_policy": ship["proof"],
@@ -112,11 +109,11 @@ def get_shipment(conn: Connection, merchant_id: str | None, shipment_id: str) ->
             "status": hand.status,
             "price": hand.price,
             "currency": hand.currency,
-            "handoff_by": _iso(hand.cutoff_at),
+            "handoff_by": iso_z(hand.cutoff_at),
             "tracking_number": hand.tracking_number,
         },
         "proofs": [
-            {"id": x.id, "kind": x.kind, "sha256": x.sha256, "at": _iso(x.created_at)}
+            {"id": x.id, "kind": x.kind, "sha256": x.sha256, "at": iso_z(x.created_at)}
             for x in proofs
         ],
         "events": timeline(conn, shipment_id),

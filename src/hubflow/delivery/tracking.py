@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from hubflow.catalog.store import merchants_table
+from hubflow.core.clock import iso_z
 from hubflow.core.errors import Conflict, NotFound
 from hubflow.core.events import Event, record
 from hubflow.core.ids import new_id
@@ -45,10 +46,6 @@ LABELS = {
     "redirected": "Waiting for you at a store",
     "returned_to_hub": "Returned to the hub",
 }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def shipment_row(conn: Connection, shipment_id: str) -> dict[str, Any]:
@@ -118,7 +115,7 @@ def timeline(conn: Connection, shipment_id: str) -> list[dict[str, Any]]:
         select(t.kind, t.at, t.details).where(t.shipment_id == shipment_id).order_by(t.at, t.id)
     )
     return [
-        {"kind": r.kind, "label": LABELS.get(r.kind, r.kind), "at": _iso(r.at), **r.details}
+        {"kind": r.kind, "label": LABELS.get(r.kind, r.kind), "at": iso_z(r.at), **r.details}
         for r in rows
     ]
 
@@ -140,7 +137,7 @@ def tracking_view(conn: Connection, token: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "merchant": {"name": ship["merchant_name"]},
         "status": status.value,
-        "eta": _iso(ship["eta"]) if status is not ShipmentStatus.DELIVERED else None,
+        "eta": iso_z(ship["eta"]) if status is not ShipmentStatus.DELIVERED else None,
         "events": timeline(conn, ship["id"]),
         "courier": None,
         "stops_before": None,
@@ -195,6 +192,6 @@ def _courier_view(conn: Connection, ship: dict[str, Any]) -> dict[str, Any]:
                 "name": pos.name.split()[0],
                 "mode": route.mode,
                 "location": {"lat": round(pos.lat, 3), "lng": round(pos.lng, 3)},
-                "at": _iso(pos.located_at),
+                "at": iso_z(pos.located_at),
             }
     return {"courier": courier, "stops_before": len(before)}

@@ -4,31 +4,19 @@ so a retried scan never counts twice."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
 from hubflow.api.deps import MerchantCaller, OperatorCaller, State
+from hubflow.api.retries import OptionalIdempotencyKey, run_once
 from hubflow.api.schemas import PathId, RefId, Strict, text
-from hubflow.core import idempotency
 from hubflow.core.db import UnitOfWork
 from hubflow.core.ids import ID_PATTERN
 from hubflow.fulfillment import inbound, outbound
 
 router = APIRouter(prefix="/v1", tags=["hub operations"])
-
-IdemKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="a retried scan with the same key replays the first answer",
-    ),
-]
 
 
 class AsnLineIn(Strict):
@@ -75,31 +63,6 @@ class ShortIn(Strict):
     found: int = Field(ge=0, le=100_000, description="units actually in the bin")
 
 
-def scan(
-    state: Any,
-    key: str | None,
-    path: str,
-    body: Any,
-    act: Callable[[UnitOfWork], dict[str, Any]],
-    response: Response,
-) -> dict[str, Any]:
-    """One transaction; with a key, a retry replays the stored answer."""
-    now = state.clock.now()
-    with UnitOfWork(state.engine) as uow:
-        if key is not None:
-            fp = idempotency.body_fingerprint("POST", path, body)
-            stored = idempotency.claim(uow.conn, "hub", key, fp, now)
-            if stored is not None:
-                response.headers["Idempotent-Replayed"] = "true"
-                replay: dict[str, Any] = stored.response
-                return replay
-        out = act(uow)
-        if key is not None:
-            idempotency.complete(uow.conn, "hub", key, 200, out)
-    state.poke_relay()
-    return out
-
-
 @router.post("/asns", status_code=201)
 def post_asn(body: AsnIn, state: State, who: MerchantCaller) -> dict[str, Any]:
     """An advance shipping notice: what the merchant is sending to a hub."""
@@ -129,12 +92,13 @@ def post_receipt(
     state: State,
     _: OperatorCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """Units scanned at the dock against the notice (damaged ones counted apart)."""
     now = state.clock.now()
-    return scan(
+    return run_once(
         state,
+        "hub",
         key,
         f"/asns/{asn_id}/receipts",
         body.model_dump(),
@@ -161,12 +125,13 @@ def post_stow(
     state: State,
     _: OperatorCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """Units from the dock into the bin scanned; they become available to promise."""
     now = state.clock.now()
-    return scan(
+    return run_once(
         state,
+        "hub",
         key,
         f"/asns/{asn_id}/stows",
         body.model_dump(),
@@ -205,12 +170,13 @@ def post_pick(
     state: State,
     _: OperatorCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """The picker scanned the bin and the product: wrong ones are refused (409)."""
     now = state.clock.now()
-    return scan(
+    return run_once(
         state,
+        "hub",
         key,
         f"/picks/{task_id}/scan",
         body.model_dump(),
@@ -226,12 +192,13 @@ def post_short(
     state: State,
     _: OperatorCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """The bin holds fewer units: a cycle count is raised and another bin is found."""
     now = state.clock.now()
-    return scan(
+    return run_once(
         state,
+        "hub",
         key,
         f"/picks/{task_id}/short",
         body.model_dump(),
@@ -309,14 +276,19 @@ def put_boxes(hub_id: PathId, body: BoxesIn, state: State, _: OperatorCaller) ->
 
 @router.post("/shipments/{shipment_id}/pack")
 def post_pack(
-    shipment_id: PathId, state: State, _: OperatorCaller, response: Response, key: IdemKey = None
+    shipment_id: PathId,
+    state: State,
+    _: OperatorCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """Pack the picked units into cartons; the parcel becomes ready for dispatch."""
     from hubflow.fulfillment.packing import pack_shipment
 
     now = state.clock.now()
-    return scan(
+    return run_once(
         state,
+        "hub",
         key,
         f"/shipments/{shipment_id}/pack",
         None,
@@ -381,14 +353,15 @@ def post_counted(
     state: State,
     _: OperatorCaller,
     response: Response,
-    key: IdemKey = None,
+    key: OptionalIdempotencyKey = None,
 ) -> dict[str, Any]:
     """The counter's figure: the bin and the hub's stock are corrected (found or lost)."""
     from hubflow.fulfillment.counts import record_count
 
     now = state.clock.now()
-    return scan(
+    return run_once(
         state,
+        "hub",
         key,
         f"/cycle-counts/{count_id}",
         body.model_dump(),

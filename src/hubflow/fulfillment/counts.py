@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.ids import new_id
@@ -19,10 +20,6 @@ from hubflow.inventory.model import AdjustmentReason
 __all__ = ["list_counts", "record_count", "schedule_count"]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def _json(row: Any, code: str) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -32,8 +29,8 @@ def _json(row: Any, code: str) -> dict[str, Any]:
         "expected": row.expected,
         "counted": row.counted,
         "status": row.status,
-        "created_at": _iso(row.created_at),
-        "done_at": _iso(row.done_at),
+        "created_at": iso_z(row.created_at),
+        "done_at": iso_z(row.done_at),
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from hubflow.catalog.service import products_by_id
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.events import Event, record
@@ -21,10 +22,6 @@ from hubflow.inventory import service as inventory
 from hubflow.network.store import get_hub
 
 __all__ = ["close_asn", "create_asn", "get_asn", "receive_scan", "stow", "suggest_bin"]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def create_asn(
@@ -98,9 +95,9 @@ def get_asn(conn: Connection, merchant_id: str | None, asn_id: str) -> dict[str,
         "hub_id": row.hub_id,
         "reference": row.reference,
         "status": row.status,
-        "expected_at": _iso(row.expected_at),
-        "created_at": _iso(row.created_at),
-        "closed_at": _iso(row.closed_at),
+        "expected_at": iso_z(row.expected_at),
+        "created_at": iso_z(row.created_at),
+        "closed_at": iso_z(row.closed_at),
         "lines": [
             {
                 "product_id": x.product_id,

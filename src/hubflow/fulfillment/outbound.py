@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.events import Event, record
@@ -35,10 +36,6 @@ Planner = Callable[
     [dict[str, Any], dict[str, list[dict[str, Any]]]],
     list[tuple[list[str], list[str], int]],
 ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
@@ -229,8 +226,8 @@ def get_wave(conn: Connection, wave_id: str) -> dict[str, Any]:
         "id": wave.id,
         "hub_id": wave.hub_id,
         "status": wave.status,
-        "cutoff_at": _iso(wave.cutoff_at),
-        "created_at": _iso(wave.created_at),
+        "cutoff_at": iso_z(wave.cutoff_at),
+        "created_at": iso_z(wave.created_at),
         "batches": [{**b_, "picks": lists.get(b_["batch"], [])} for b_ in wave.plan["batches"]],
         "short": wave.plan.get("short", {}),
     }

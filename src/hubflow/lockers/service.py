@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, HubflowError, InvalidInput, NotFound
 from hubflow.core.ids import new_id
@@ -48,10 +49,6 @@ BANK_MAX_FAILURES = 20  # wrong codes per bank and window before the keypad paus
 class TooManyAttempts(HubflowError):
     status_code = 429
     code = "too_many_attempts"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def create_bank(
@@ -198,7 +195,7 @@ def deposit(
             "locker": bank.name,
             "compartment": row.label,
             "code": code,
-            "collect_by": _iso(expires),
+            "collect_by": iso_z(expires),
         },
     )
     _close_stop(conn, shipment_id, now)
@@ -207,7 +204,7 @@ def deposit(
         "bank_id": bank_id,
         "compartment": row.label,
         "code": code,
-        "collect_by": _iso(expires),
+        "collect_by": iso_z(expires),
         "shipment_id": shipment_id,
     }
 

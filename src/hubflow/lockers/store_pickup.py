@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, NotFound
 from hubflow.delivery.model import ShipmentStatus
@@ -28,10 +29,6 @@ __all__ = ["HOLD", "expire_no_shows", "hand_over", "ready_for_pickup"]
 # caller commits the count before answering with the error.
 
 HOLD = timedelta(days=5)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def ready_for_pickup(
@@ -55,7 +52,7 @@ def ready_for_pickup(
         ShipmentStatus.AWAITING_PICKUP,
         now,
         kind="ready_for_pickup",
-        details={"code": code, "collect_by": _iso(until)},
+        details={"code": code, "collect_by": iso_z(until)},
     )
     conn.execute(
         insert(store_pickups_table).values(
@@ -68,7 +65,7 @@ def ready_for_pickup(
             created_at=now,
         )
     )
-    return {"shipment_id": shipment_id, "code": code, "collect_by": _iso(until)}
+    return {"shipment_id": shipment_id, "code": code, "collect_by": iso_z(until)}
 
 
 def hand_over(

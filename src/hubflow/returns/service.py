@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from hubflow.catalog.service import products_by_id
+from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.events import Event, record
@@ -82,10 +83,6 @@ def set_policy(conn: Connection, merchant_id: str, policy: ReturnPolicy, now: da
     )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def _delivered_at(conn: Connection, order_id: str) -> datetime | None:
     s, t = shipments_table.c, tracking_events_table.c
     return conn.execute(
@@ -119,7 +116,7 @@ def create_return(
         raise Conflict(
             "the return window has closed",
             code="return_window_closed",
-            details={"window_days": policy.window_days, "delivered_at": _iso(delivered_at)},
+            details={"window_days": policy.window_days, "delivered_at": iso_z(delivered_at)},
         )
     ol, rl, r = order_lines_table.c, return_lines_table.c, returns_table.c
     bought: dict[str, int] = {}
@@ -206,9 +203,9 @@ def get_return(conn: Connection, merchant_id: str | None, return_id: str) -> dic
         "method": row.method,
         "reason": row.reason,
         "hub_id": row.hub_id,
-        "created_at": _iso(row.created_at),
-        "dropped_at": _iso(row.dropped_at),
-        "inspected_at": _iso(row.inspected_at),
+        "created_at": iso_z(row.created_at),
+        "dropped_at": iso_z(row.dropped_at),
+        "inspected_at": iso_z(row.inspected_at),
         "lines": [
             {
                 "product_id": x.product_id,
@@ -225,7 +222,7 @@ def get_return(conn: Connection, merchant_id: str | None, return_id: str) -> dic
             "fee": refund.fee,
             "currency": refund.currency,
             "trigger": refund.trigger,
-            "at": _iso(refund.created_at),
+            "at": iso_z(refund.created_at),
         },
     }
 

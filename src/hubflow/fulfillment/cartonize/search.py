@@ -26,7 +26,7 @@ _Rect = tuple[int, int, int, int, int]
 
 
 class _Budget(Exception):
-    pass
+    """The search ran out of its node or time budget."""
 
 
 class _Exact:
