@@ -46,7 +46,9 @@ def _delivered(api: Api, value: int = 650, qty: int = 2) -> dict[str, Any]:
     api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=h)
     r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/deliver", json={}, headers=h)
     assert r.status_code == 200, r.text
-    return {"net": net, "product": product, "order": order["id"], "other": net.product}
+    r = api.client.post(f"/v1/routes/{route['id']}/complete", headers=h)
+    assert r.status_code == 200, r.text
+    return {"net": net, "product": product, "order": order["id"], "courier": cid}
 
 
 def _return(api: Api, d: dict[str, Any], qty: int = 1) -> Any:
@@ -158,3 +160,114 @@ def test_returns_refused_with_the_reason(api: Api) -> None:
         },
     )
     assert r.status_code == 404
+
+
+def _courier_return(api: Api, d: dict[str, Any]) -> dict[str, Any]:
+    r = api.client.post(
+        "/v1/returns",
+        headers=d["net"].mh,
+        json={
+            "order_id": d["order"],
+            "lines": [{"product_id": d["product"], "quantity": 2}],
+            "reason": "wrong colour",
+            "method": "courier",
+        },
+    )
+    assert r.status_code == 201, r.text
+    ret: dict[str, Any] = r.json()
+    assert ret["pickup"]["status"] == "ready"
+    return ret
+
+
+def _next_stop(api: Api, d: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    api.clock.advance(timedelta(minutes=5))
+    fleet.dispatch(api)
+    cid = d["courier"]
+    h = d["net"].couriers[cid]
+    routes = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"]
+    route = next(x for x in routes if x["status"] in ("planned", "accepted"))
+    stop = route["stops"][0]
+    r = api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h)
+    assert r.status_code == 200, r.text
+    r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=h)
+    assert r.status_code == 200, r.text
+    return route["id"], stop["id"], h
+
+
+def test_courier_collects_a_return_and_brings_it_to_the_hub(api: Api) -> None:
+    d = _delivered(api)
+    ret = _courier_return(api, d)
+    route, stop, h = _next_stop(api, d)
+    r = api.client.post(f"/v1/routes/{route}/stops/{stop}/deliver", json={}, headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "collected", r.text
+    got = api.client.get(f"/v1/returns/{ret['id']}", headers=d["net"].mh).json()
+    assert got["status"] == "collected" and got["refund"] is None
+    r = api.client.post(f"/v1/routes/{route}/complete", headers=h)
+    assert r.status_code == 200, r.text
+    got = api.client.get(f"/v1/returns/{ret['id']}", headers=d["net"].mh).json()
+    assert got["status"] == "dropped_off" and got["hub_id"] == d["net"].hub
+    assert got["pickup"]["status"] == "delivered"
+    assert got["refund"]["amount"] == 1300 and got["refund"]["trigger"] == "drop_off"
+    # The order stays delivered: a return's trip is not the order's delivery.
+    order = api.client.get(f"/v1/orders/{d['order']}", headers=d["net"].mh).json()
+    assert order["status"] == "delivered"
+    # Every step is a line on the order's timeline, secrets left out.
+    tl = api.client.get(f"/v1/orders/{d['order']}/timeline", headers=d["net"].mh).json()
+    events = [x["event"] for x in tl["lines"]]
+    for step in (
+        "order.accepted",
+        "shipment.picked_up",
+        "shipment.delivered",
+        "return.authorised",
+        "return.pickup_requested",
+        "shipment.out_for_collection",
+        "shipment.collected",
+        "return.collected",
+        "shipment.received_at_hub",
+        "return.dropped_off",
+        "refund.issued",
+    ):
+        assert step in events, (step, events)
+    assert events.index("return.collected") < events.index("refund.issued")
+    assert all("code" not in x["details"] and "pin" not in x["details"] for x in tl["lines"])
+    _, stranger = api.merchant("Stranger")
+    r = api.client.get(f"/v1/orders/{d['order']}/timeline", headers=stranger)
+    assert r.status_code == 404
+
+
+def test_a_return_nobody_hands_over_is_called_off_and_can_still_be_dropped_off(
+    api: Api,
+) -> None:
+    d = _delivered(api)
+    ret = _courier_return(api, d)
+    for attempt in range(2):
+        route, stop, h = _next_stop(api, d)
+        r = api.client.post(
+            f"/v1/routes/{route}/stops/{stop}/fail", json={"reason": "not_at_home"}, headers=h
+        )
+        assert r.status_code == 200, r.text
+        r = api.client.post(f"/v1/routes/{route}/complete", headers=h)
+        assert r.status_code == 200, r.text
+        want = "retry" if attempt == 0 else "pickup_cancelled"
+        assert r.json()["failed_parcels"][0]["next"] == want
+    got = api.client.get(f"/v1/returns/{ret['id']}", headers=d["net"].mh).json()
+    assert got["status"] == "authorised" and got["method"] == "store"
+    assert got["pickup"]["status"] == "cancelled"
+    token = ret["qr"].split(":", 1)[1]
+    r = api.client.post(
+        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": d["net"].hub}
+    )
+    assert r.status_code == 200 and r.json()["refund"]["amount"] == 1300
+
+
+def test_a_return_dropped_off_before_the_courier_came_calls_the_courier_off(api: Api) -> None:
+    d = _delivered(api)
+    ret = _courier_return(api, d)
+    token = ret["qr"].split(":", 1)[1]
+    r = api.client.post(
+        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": d["net"].hub}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["pickup"]["status"] == "cancelled"
+    run = fleet.dispatch(api)
+    assert run["parcels"] == 0 and run["routes"] == 0

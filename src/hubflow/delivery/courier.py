@@ -44,6 +44,8 @@ from hubflow.delivery.store import (
 from hubflow.delivery.tracking import move, shipment_row, track
 from hubflow.inventory import service as inventory
 from hubflow.network.store import hubs_table
+from hubflow.returns.pickup import mark_collected, pickup_called_off
+from hubflow.returns.service import receive_collected
 
 __all__ = [
     "accept_offer",
@@ -468,16 +470,19 @@ def pickup(uow: UnitOfWork, who: Principal, route_id: str, now: datetime) -> dic
             "some parcels are not packed yet", code="not_packed", details={"shipment_ids": unpacked}
         )
     for s in load:
+        ship = ships[s.shipment_id]
+        collecting = ship["direction"] == "return"
         ship = move(
             conn,
-            ships[s.shipment_id],
+            ship,
             ShipmentStatus.OUT_FOR_DELIVERY,
             now,
-            kind="picked_up",
+            kind="out_for_collection" if collecting else "picked_up",
             details={"eta": iso_z(s.eta), "mode": route["mode"]},
         )
-        inventory.ship_owner(uow, ship["order_id"], now, hub_id=ship["hub_id"])
-        sync_order(uow, ship["order_id"], now)
+        if not collecting:  # a return's goods are at the customer's, not on our shelves
+            inventory.ship_owner(uow, ship["order_id"], now, hub_id=ship["hub_id"])
+            sync_order(uow, ship["order_id"], now)
     return get_route(conn, who, route_id, force=True)
 
 
@@ -559,6 +564,8 @@ def deliver(
             details={"status": stop["status"]},
         )
     ship = shipment_row(conn, stop["shipment_id"])
+    if ship["direction"] == "return":
+        return _collect(conn, route, stop, ship, now)
     policy = _policy(ship)
     missing = policy.missing(proof)
     if missing:
@@ -596,6 +603,20 @@ def deliver(
     move(conn, ship, ShipmentStatus.DELIVERED, now, kind="delivered", details=details, eta=None)
     sync_order(uow, ship["order_id"], now)
     return {"stop_id": stop_id, "status": StopStatus.DELIVERED.value, "route_id": route["id"]}
+
+
+def _collect(
+    conn: Connection,
+    route: dict[str, Any],
+    stop: dict[str, Any],
+    ship: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """At a return's stop "deliver" means the customer handed the goods over."""
+    _move_stop(conn, stop, StopStatus.DELIVERED, done_at=now)
+    move(conn, ship, ShipmentStatus.COLLECTED, now, kind="collected", eta=None)
+    mark_collected(conn, ship["return_id"], now)
+    return {"stop_id": stop["id"], "status": "collected", "route_id": route["id"]}
 
 
 def fail(
@@ -665,6 +686,7 @@ def complete_route(
         _move_stop(conn, stop, StopStatus.SKIPPED)
         unplan_shipment(conn, shipment_row(conn, s.shipment_id), now)
     route = _move_route(conn, route, RouteStatus.COMPLETED, now, completed_at=now)
+    _returns_in(uow, route, now)
     outcomes = []
     for s in conn.execute(
         select(st.shipment_id, st.fail_reason).where(st.route_id == route_id, st.status == "failed")
@@ -676,11 +698,30 @@ def complete_route(
     return {"route_id": route_id, "status": route["status"], "failed_parcels": outcomes}
 
 
+def _returns_in(uow: UnitOfWork, route: dict[str, Any], now: datetime) -> None:
+    """The returns collected on this route are taken in at the hub the vehicle came to."""
+    conn = uow.conn
+    st = route_stops_table.c
+    for s in conn.execute(
+        select(st.shipment_id).where(st.route_id == route["id"], st.status == "delivered")
+    ).all():
+        ship = shipment_row(conn, s.shipment_id)
+        if ship["status"] != ShipmentStatus.COLLECTED.value:
+            continue
+        move(conn, ship, ShipmentStatus.DELIVERED, now, kind="received_at_hub")
+        receive_collected(uow, ship["return_id"], route["hub_id"], now)
+
+
 def _after_failure(
     uow: UnitOfWork, ship: dict[str, Any], reason: FailReason, now: datetime, max_attempts: int
 ) -> dict[str, Any]:
     conn = uow.conn
-    if reason in RETRIABLE and ship["attempts"] < max_attempts:
+    retry = reason in RETRIABLE and ship["attempts"] < max_attempts
+    if ship["direction"] == "return" and not retry:
+        move(conn, ship, ShipmentStatus.CANCELLED, now, kind="pickup_cancelled", route_id=None)
+        pickup_called_off(conn, ship["return_id"], reason.value, now)
+        return {"shipment_id": ship["id"], "next": "pickup_cancelled"}
+    if retry:
         move(
             conn,
             ship,

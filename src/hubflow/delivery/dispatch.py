@@ -211,6 +211,7 @@ class _Model:
             tw_late=late,
             release_s=release,
             on_vehicle=on,
+            pickup=p.pickup,
         )
 
 
@@ -476,6 +477,8 @@ class _Writer:
         )
 
     def to_carrier(self, p: Parcel, cancelled: set[str]) -> bool:
+        if p.pickup:  # carriers take parcels at the hub's dock; they do not collect returns
+            return False
         km = haversine_km(self.snap.hubs[p.hub_id].point, p.point)
         quote = cheapest(self.snap.carriers, p.weight_g, km)
         if quote is None:

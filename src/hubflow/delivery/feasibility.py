@@ -93,6 +93,22 @@ def _parcel(problem: PlanningProblem, v: Vehicle, job: Job) -> Iterator[str]:
         yield f"radius: {job.id} is {out} m from the hub > {v.radius_m} m"
 
 
+def _peak(loaded: list[Job], visits: list[Job]) -> tuple[int, int, int]:
+    """The most a trip has on board at once (weight, volume, parcels): it leaves with
+    ``loaded``, drops deliveries and takes pickups (returns) on at each of ``visits``."""
+
+    def size(j: Job) -> tuple[int, int, int]:
+        return j.weight_g, j.volume_cm3, j.parcels
+
+    now = [sum(x) for x in zip(*map(size, loaded), strict=True)] if loaded else [0, 0, 0]
+    peak = list(now)
+    for j in visits:
+        sign = 1 if j.pickup else -1
+        now = [a + sign * b for a, b in zip(now, size(j), strict=True)]
+        peak = [max(a, b) for a, b in zip(peak, now, strict=True)]
+    return peak[0], peak[1], peak[2]
+
+
 def _route(
     problem: PlanningProblem,
     v: Vehicle,
@@ -116,12 +132,14 @@ def _route(
     delivered: set[str] = set()
     for trip in trips:
         load = [jobs[s.job_id] for s in trip if jobs[s.job_id].on_vehicle is None]
+        load = [j for j in load if not j.pickup]
         load += [j for j in on_board if j.id not in delivered]
         delivered |= {s.job_id for s in trip}
+        peak = _peak(load, [jobs[s.job_id] for s in trip])
         for label, used, cap in (
-            ("weight", sum(j.weight_g for j in load), v.capacity_weight_g),
-            ("volume", sum(j.volume_cm3 for j in load), v.capacity_volume_cm3),
-            ("parcels", sum(j.parcels for j in load), v.capacity_parcels),
+            ("weight", peak[0], v.capacity_weight_g),
+            ("volume", peak[1], v.capacity_volume_cm3),
+            ("parcels", peak[2], v.capacity_parcels),
         ):
             if used > cap:
                 yield f"capacity: trip {trip[0].trip} {label} {used} > {cap}"

@@ -35,6 +35,7 @@ class ShipmentStatus(StrEnum):
     IN_LOCKER = "in_locker"  # deposited in a locker, waiting for its pickup code
     AWAITING_PICKUP = "awaiting_pickup"  # a pick-up-in-store order, ready at the counter
     RETURNED_TO_HUB = "returned_to_hub"
+    COLLECTED = "collected"  # a return taken from the customer, on its way to the hub
     CANCELLED = "cancelled"
 
 
@@ -80,11 +81,14 @@ SHIPMENT_TRANSITIONS: dict[ShipmentStatus, frozenset[ShipmentStatus]] = {
     Sh.ASSIGNED: frozenset({Sh.READY, Sh.PENDING, Sh.OUT_FOR_DELIVERY}),
     Sh.CARRIER_PENDING: frozenset({Sh.HANDED_TO_CARRIER, Sh.READY, Sh.PENDING}),
     Sh.HANDED_TO_CARRIER: frozenset({Sh.DELIVERED}),
-    Sh.OUT_FOR_DELIVERY: frozenset({Sh.DELIVERED, Sh.FAILED, Sh.IN_LOCKER}),
+    Sh.OUT_FOR_DELIVERY: frozenset({Sh.DELIVERED, Sh.FAILED, Sh.IN_LOCKER, Sh.COLLECTED}),
+    # A collected return is delivered to the hub when its vehicle gets back.
+    Sh.COLLECTED: frozenset({Sh.DELIVERED}),
     Sh.IN_LOCKER: frozenset({Sh.DELIVERED, Sh.RETURNED_TO_HUB}),
     # A failed parcel comes back with the vehicle: tried again, sent to a store for
     # the customer to collect, or kept at the hub for the return flow.
-    Sh.FAILED: frozenset({Sh.READY, Sh.REDIRECTED, Sh.RETURNED_TO_HUB}),
+    # A return nobody could hand over is called off (the customer may still drop it off).
+    Sh.FAILED: frozenset({Sh.READY, Sh.REDIRECTED, Sh.RETURNED_TO_HUB, Sh.CANCELLED}),
     Sh.REDIRECTED: frozenset({Sh.DELIVERED, Sh.RETURNED_TO_HUB}),
     Sh.DELIVERED: frozenset(),
     Sh.RETURNED_TO_HUB: frozenset(),

@@ -56,7 +56,10 @@ def sync_order(uow: UnitOfWork, order_id: str, now: datetime) -> None:
     conn = uow.conn
     o, s = orders_table.c, shipments_table.c
     current = O(conn.execute(select(o.status).where(o.id == order_id)).scalar_one())
-    rows = conn.execute(select(s.status, s.packed_at).where(s.order_id == order_id)).all()
+    # Returns travel as shipments too, but the order's own delivery is done by then.
+    rows = conn.execute(
+        select(s.status, s.packed_at).where(s.order_id == order_id, s.direction == "out")
+    ).all()
     target = target_status(
         current, [S(r.status) for r in rows], [r.packed_at is not None for r in rows]
     )

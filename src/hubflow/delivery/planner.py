@@ -236,6 +236,7 @@ def build_data(problem: PlanningProblem) -> tuple[ProblemData, Encoding]:
             names.append(name)
             amounts.append(amount)
             caps.append(cap)
+    n_load = len(names)  # the dimensions above are room on board; the rest eligibility
 
     # Eligibility. First one dimension per hub (parcels of other hubs weigh in it, that hub's
     # vehicles have no room), then dimensions for what remains (drone limits, robot radius,
@@ -340,10 +341,15 @@ def build_data(problem: PlanningProblem) -> tuple[ProblemData, Encoding]:
     clients = []
     for c, j in enumerate(jobs):
         job = problem.jobs[j]
+        amount = [a[c] for a in amounts]
+        back = [0] * len(amounts)
+        if job.pickup:  # room is taken from this stop back to the hub
+            back[:n_load], amount[:n_load] = amount[:n_load], [0] * n_load
         clients.append(
             pyvrp.Client(
                 location=job.location,
-                delivery=[a[c] for a in amounts],
+                delivery=amount,
+                pickup=back,
                 service_duration=job.service_s,
                 tw_early=job.tw_early,
                 tw_late=job.tw_late,

@@ -52,7 +52,9 @@ class Job:
     """One parcel to deliver.
 
     ``depot`` is the hub the parcel sits at (``None``: at every hub, as in benchmarks);
-    ``on_vehicle`` names the vehicle it is already loaded on, which alone may deliver it.
+    ``on_vehicle`` names the vehicle it is already loaded on, which alone may deliver it;
+    ``pickup`` turns the job around (a return: the vehicle leaves empty of it and brings it
+    back, so it takes room from the stop on).
     ``prize`` is what serving it is worth; 0 lets the planner pick a prize high enough that
     the solver serves every job it feasibly can."""
 
@@ -70,6 +72,7 @@ class Job:
     required: bool = False
     prize: int = 0
     on_vehicle: str | None = None
+    pickup: bool = False  # collected here and brought back to the hub, not delivered
 
     def __post_init__(self) -> None:
         what = f"job {self.id}"

@@ -78,6 +78,7 @@ class Parcel:
     window: tuple[datetime, datetime]
     service_extra_s: int  # PIN, signature or an ID check take time at the door
     tracking_token: str | None = None
+    pickup: bool = False  # a return to collect from the customer and bring to the hub
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,13 @@ def physicals(conn: Connection, ships: list[Any]) -> dict[str, tuple[int, int, t
     return out
 
 
+def destination(row: Any) -> LatLng:
+    """Where a shipment row goes: its own destination (a locker bank), else its order's."""
+    if row.dest_lat is not None:
+        return LatLng(row.dest_lat, row.dest_lng)
+    return LatLng(row.lat, row.lng)
+
+
 def _window(
     order_promise: dict[str, Any] | None, created: datetime, cfg: Any
 ) -> tuple[datetime, datetime]:
@@ -230,13 +238,19 @@ def _parcels(
             weight, vol, dims = phys[x.id]
         else:
             continue  # reservations gone: the order was cancelled under us
-        window = _window(x.promise, x.ordered_at, cfg)
+        pickup = x.direction == "return"
+        # A return's pickup runs from when it was booked, not from the order's promise.
+        window = (
+            _window(None, x.created_at, cfg) if pickup else _window(x.promise, x.ordered_at, cfg)
+        )
         if window[0] > now + HORIZON:
             continue
         proof = x.proof or {}
         extra = 60 * bool(proof.get("pin")) + 60 * bool(proof.get("signature"))
         extra += 120 * (proof.get("min_age") is not None)
         ready = x.packed_at or x.ready_at or (x.ordered_at + timedelta(seconds=cfg.handling_s))
+        if pickup:
+            ready = x.created_at  # nothing to pack: the vehicle may leave at once
         if x.route_id is not None:
             replannable.add(x.route_id)
         parcels.append(
@@ -248,15 +262,16 @@ def _parcels(
                 status=x.status,
                 version=x.version,
                 route_id=x.route_id,
-                point=LatLng(x.lat, x.lng),
+                point=destination(x),
                 weight_g=weight,
                 volume_cm3=vol,
                 dims_mm=(int(dims[0]), int(dims[1]), int(dims[2])),
                 ready_at=ready,
-                packed=x.packed_at is not None,
+                packed=x.packed_at is not None or pickup,
                 window=window,
                 service_extra_s=extra,
                 tracking_token=x.tracking_token,
+                pickup=pickup,
             )
         )
     return parcels, sorted(replannable)
@@ -438,7 +453,7 @@ def _on_board(
             status=x.status,
             version=x.version,
             route_id=x.route_id,
-            point=LatLng(x.lat, x.lng),
+            point=destination(x),
             weight_g=x.weight_g or 1000,
             volume_cm3=x.volume_cm3 or 1,
             dims_mm=tuple(x.dims_mm or DEFAULT_DIMS),

@@ -53,6 +53,9 @@ compartments_table = Table(
     Column("expires_at", UTCDateTime(), nullable=True),
     Column("failures", Integer, nullable=False),
     Column("version", Integer, nullable=False),
+    # Held for an order promised ``locker`` delivery until its parcel is deposited.
+    Column("hold_order_id", String(32), nullable=True, index=True),
+    Column("hold_until", UTCDateTime(), nullable=True),
     UniqueConstraint("bank_id", "label", name="uq_locker_compartments_bank_label"),
     UniqueConstraint("shipment_id", name="uq_locker_compartments_shipment"),
     CheckConstraint("failures >= 0", name="failures_nonnegative"),

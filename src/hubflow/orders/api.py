@@ -20,6 +20,7 @@ from hubflow.core.ids import ID_PATTERN
 from hubflow.delivery.model import ProofPolicy
 from hubflow.orders import service
 from hubflow.orders.model import OrderStatus
+from hubflow.orders.timeline import order_timeline
 from hubflow.promise.api import promise_config
 from hubflow.promise.model import OptionCode
 
@@ -249,6 +250,13 @@ def get_orders(
 def get_order(order_id: PathId, state: State, caller: MerchantCaller) -> Any:
     with UnitOfWork(state.engine, readonly=True) as uow:
         return service.get_order(uow.conn, caller.merchant_id, order_id)
+
+
+@router.get("/orders/{order_id}/timeline")
+def get_order_timeline(order_id: PathId, state: State, caller: MerchantCaller) -> dict[str, Any]:
+    """Every step of the order, its parcels, lockers, pick-ups, returns and refunds."""
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return order_timeline(uow.conn, caller.merchant_id, order_id)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)

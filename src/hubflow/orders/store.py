@@ -75,5 +75,13 @@ shipments_table = Table(
     Column("note", String(64), nullable=True),  # why dispatch could not place it
     Column("redirect_hub_id", String(32), ForeignKey("hubs.id"), nullable=True),
     Column("version", Integer, nullable=False, server_default="1"),
+    # "out" to the customer, or "return": a courier collects a return from the customer
+    # and brings it to the hub.
+    Column("direction", String(8), nullable=False, server_default="out"),
+    Column("return_id", String(32), nullable=True, index=True),
+    # Where the parcel goes (or is collected) when not the order's address: a locker bank.
+    Column("dest_lat", Float, nullable=True),
+    Column("dest_lng", Float, nullable=True),
+    Column("locker_bank_id", String(32), nullable=True),
     Index("ix_shipments_status", "status"),
 )

@@ -26,7 +26,7 @@ class ReturnIn(Strict):
     order_id: RefId
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=100)
     reason: text(200)  # type: ignore[valid-type]
-    method: str = Field(default="store", pattern=r"^(store|locker)$")
+    method: str = Field(default="store", pattern=r"^(store|locker|courier)$")
 
 
 class DropOffIn(Strict):

@@ -24,6 +24,7 @@ from hubflow.delivery.store import tracking_events_table
 from hubflow.inventory import service as inventory
 from hubflow.network.store import get_hub
 from hubflow.orders.store import order_lines_table, orders_table, shipments_table
+from hubflow.returns.pickup import book_pickup
 from hubflow.returns.store import (
     policies_table,
     refunds_table,
@@ -39,6 +40,7 @@ __all__ = [
     "get_return",
     "inspect",
     "policy_for",
+    "receive_collected",
     "set_policy",
 ]
 
@@ -181,6 +183,9 @@ def create_return(
         ],
         now,
     )
+    if method == "courier":
+        ret = {"id": return_id, "order_id": order_id, "merchant_id": merchant_id}
+        book_pickup(conn, ret, products, wanted, now)
     out = get_return(conn, merchant_id, return_id)
     out["qr"] = f"hubflow-return:{token}"  # what the customer shows at the drop-off
     return out
@@ -196,6 +201,10 @@ def get_return(conn: Connection, merchant_id: str | None, return_id: str) -> dic
         raise NotFound(f"return {return_id} not found", code="return_not_found")
     lines = conn.execute(select(return_lines_table).where(rl.return_id == return_id)).all()
     refund = conn.execute(select(refunds_table).where(rf.return_id == return_id)).first()
+    s = shipments_table.c
+    pickup = conn.execute(
+        select(s.id, s.status, s.tracking_token).where(s.return_id == return_id)
+    ).first()
     return {
         "id": row.id,
         "order_id": row.order_id,
@@ -215,6 +224,9 @@ def get_return(conn: Connection, merchant_id: str | None, return_id: str) -> dic
             }
             for x in lines
         ],
+        "pickup": None
+        if pickup is None
+        else {"shipment_id": pickup.id, "status": pickup.status, "tracking": pickup.tracking_token},
         "refund": None
         if refund is None
         else {
@@ -291,9 +303,32 @@ def drop_off(uow: UnitOfWork, token: str, hub_id: str, now: datetime) -> dict[st
     ret = conn.execute(select(returns_table).where(r.token == token)).first()
     if ret is None:
         raise NotFound("no return has this code", code="return_not_found")
+    _take_in(uow, ret, hub_id, "authorised", now)
+    # Brought in by the customer after all: the courier need not come.
+    s = shipments_table.c
+    conn.execute(
+        update(shipments_table)
+        .where(s.return_id == ret.id, s.status == "ready")
+        .values(status="cancelled", version=s.version + 1, updated_at=now)
+    )
+    return get_return(conn, None, ret.id)
+
+
+def receive_collected(uow: UnitOfWork, return_id: str, hub_id: str, now: datetime) -> None:
+    """A courier brought a collected return to the hub: taken in as at a drop-off."""
+    r = returns_table.c
+    ret = uow.conn.execute(select(returns_table).where(r.id == return_id)).one()
+    _take_in(uow, ret, hub_id, "collected", now)
+
+
+def _take_in(uow: UnitOfWork, ret: Any, hub_id: str, expected: str, now: datetime) -> None:
+    """The return is in our hands at ``hub_id``; the refund goes out now if the merchant's
+    policy refunds at drop-off."""
+    conn = uow.conn
+    r = returns_table.c
     res = conn.execute(
         update(returns_table)
-        .where(r.id == ret.id, r.status == "authorised")
+        .where(r.id == ret.id, r.status == expected)
         .values(status="dropped_off", hub_id=hub_id, dropped_at=now)
     )
     if res.rowcount != 1:
@@ -313,7 +348,6 @@ def drop_off(uow: UnitOfWork, token: str, hub_id: str, now: datetime) -> dict[st
     policy = policy_for(conn, ret.merchant_id)
     if _value(conn, ret.id) < policy.instant_refund_below:
         _refund(uow, ret, "drop_off", now, policy)
-    return get_return(conn, None, ret.id)
 
 
 def inspect(

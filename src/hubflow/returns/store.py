@@ -16,8 +16,9 @@ returns_table = Table(
     Column("id", String(32), primary_key=True),
     Column("merchant_id", String(32), ForeignKey("merchants.id"), nullable=False, index=True),
     Column("order_id", String(32), ForeignKey("orders.id"), nullable=False, index=True),
-    Column("status", String(16), nullable=False),  # authorised, dropped_off, inspected
-    Column("method", String(16), nullable=False),  # store, locker
+    # authorised, collected (by a courier), dropped_off, inspected
+    Column("status", String(16), nullable=False),
+    Column("method", String(16), nullable=False),  # store, locker, courier
     Column("reason", String(200), nullable=False),
     Column("token", String(32), nullable=False, unique=True),  # in the customer's QR code
     Column("hub_id", String(32), ForeignKey("hubs.id"), nullable=True),  # where it came in

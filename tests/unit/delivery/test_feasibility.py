@@ -146,3 +146,22 @@ def test_distance_inconsistent_with_the_matrices() -> None:
 def test_every_reported_kind_is_documented() -> None:
     plan = with_stops(PlannedStop("a", 0, 50, 50, 60), PlannedStop("a", 3, 0, 0, 0), distance=1)
     assert kinds(world(max_trips=1, capacity_parcels=0), plan) <= set(KINDS)
+
+
+def test_a_return_takes_room_from_its_stop_on() -> None:
+    jobs = [job("a", 1), job("b", 2), job("r", 1, pickup=True)]
+    p = line_problem([0, 1_000, 2_000], [Depot("hub", 0)], jobs, [VAN])
+    early = with_stops(
+        PlannedStop("r", 0, 100, 100, 160),
+        PlannedStop("a", 0, 160, 160, 220),
+        PlannedStop("b", 0, 320, 320, 380),
+        end=580,
+    )
+    assert "capacity" in kinds(p, early)  # three on board after the return is taken
+    late = with_stops(
+        PlannedStop("a", 0, 100, 100, 160),
+        PlannedStop("r", 0, 160, 160, 220),
+        PlannedStop("b", 0, 320, 320, 380),
+        end=580,
+    )
+    assert "capacity" not in kinds(p, late)

@@ -212,3 +212,15 @@ def test_required_jobs_that_do_not_fit_are_dropped_not_violated() -> None:
     result = plan(p, time_limit_s=LIMIT)
     assert_feasible(p, result)
     assert [u.reason for u in result.unassigned] == ["fleet_full"]
+
+
+def test_a_return_is_collected_after_room_is_made() -> None:
+    # Two parcels out and one return in, with room for two: the return must come after a
+    # delivery, though it is the nearest stop.
+    jobs = [job("near_return", 1, pickup=True), job("a", 2), job("b", 3)]
+    p = line_problem([0, 1_000, 2_000, 3_000], [HUB], jobs, [van(capacity_parcels=2)])
+    result = plan(p, time_limit_s=LIMIT)
+    assert_feasible(p, result)
+    (route,) = result.routes
+    order = [s.job_id for s in route.stops]
+    assert order.index("near_return") > min(order.index("a"), order.index("b"))

@@ -1,0 +1,100 @@
+"""An order's timeline: every step of the order, its parcels, lockers, pick-ups, returns
+and refunds, one line each, read from the outbox (the same events the webhooks carry)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hubflow.core.clock import iso_z
+from hubflow.core.errors import NotFound
+from hubflow.core.events import events_table
+from hubflow.orders.store import orders_table, shipments_table
+from hubflow.returns.store import returns_table
+
+__all__ = ["LABELS", "order_timeline"]
+
+# Words for a timeline line; an event without one shows its type.
+LABELS = {
+    "order.accepted": "Order placed",
+    "order.allocated": "Stock reserved",
+    "order.picking": "Being picked",
+    "order.packed": "Packed",
+    "order.out_for_delivery": "Out for delivery",
+    "order.delivered": "Delivered",
+    "order.failed": "Delivery failed",
+    "order.cancelled": "Cancelled",
+    "order.returned": "Returned",
+    "shipment.ready": "Parcel packed at the hub",
+    "shipment.assigned": "Courier assigned",
+    "shipment.offered": "Looking for a courier",
+    "shipment.carrier_assigned": "Handed to a carrier soon",
+    "shipment.handed_to_carrier": "With the carrier",
+    "shipment.picked_up": "Parcel out for delivery",
+    "shipment.arriving": "Arriving soon",
+    "shipment.delivered": "Parcel delivered",
+    "shipment.failed": "Delivery attempt failed",
+    "shipment.retry": "Another attempt planned",
+    "shipment.redirected": "Waiting at a store",
+    "shipment.returned_to_hub": "Parcel back at the hub",
+    "shipment.in_locker": "In a locker, ready to collect",
+    "shipment.ready_for_pickup": "Ready to collect in store",
+    "shipment.not_collected": "Not collected in time",
+    "shipment.cancelled": "Parcel cancelled",
+    "return.authorised": "Return authorised",
+    "return.pickup_requested": "Courier pickup of the return booked",
+    "return.collected": "Return collected by the courier",
+    "return.dropped_off": "Return dropped off",
+    "return.inspected": "Return inspected",
+    "refund.issued": "Refund issued",
+}
+
+# Secrets travel to the merchant by webhook once; a timeline is read again and again.
+_HIDDEN = frozenset({"code", "pin", "signature", "photo"})
+
+
+def _subjects(conn: Connection, order_id: str) -> list[str]:
+    s, r = shipments_table.c, returns_table.c
+    ships = conn.execute(select(s.id).where(s.order_id == order_id)).scalars().all()
+    rets = conn.execute(select(r.id).where(r.order_id == order_id)).scalars().all()
+    return [order_id, *ships, *rets]
+
+
+def _details(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in payload.items()
+        if k not in _HIDDEN and not isinstance(v, dict | list) and k != "kind"
+    }
+
+
+def order_timeline(conn: Connection, merchant_id: str | None, order_id: str) -> dict[str, Any]:
+    """The order's steps in the order they happened. ``merchant_id`` None is the operator."""
+    o = orders_table.c
+    q = select(o.id, o.status).where(o.id == order_id)
+    if merchant_id is not None:
+        q = q.where(o.merchant_id == merchant_id)
+    order = conn.execute(q).first()
+    if order is None:
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    e = events_table.c
+    rows = conn.execute(
+        select(e.type, e.subject_id, e.payload, e.created_at)
+        .where(e.subject_id.in_(_subjects(conn, order_id)))
+        .order_by(e.created_at, e.id)
+    )
+    return {
+        "order_id": order.id,
+        "status": order.status,
+        "lines": [
+            {
+                "at": iso_z(r.created_at),
+                "event": r.type,
+                "label": LABELS.get(r.type, r.type),
+                "subject_id": r.subject_id,
+                "details": _details(r.payload),
+            }
+            for r in rows
+        ],
+    }
