@@ -5,7 +5,7 @@ at one compartment; parcels too big; expiry back to the hub."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hubflow.core.db import UnitOfWork
@@ -154,3 +154,114 @@ def test_uncollected_parcels_go_back_after_the_hold(api: Api) -> None:
     )
     compartments = api.client.get(f"/v1/lockers/{bank}", headers=api.op).json()["compartments"]
     assert all(c["status"] == "free" for c in compartments)
+
+
+def _quote(api: Api, net: fleet.Net, qty: int = 1, product: str | None = None) -> dict[str, Any]:
+    body = api.order_body([(product or net.product, qty)])
+    r = api.client.post(
+        "/v1/quotes",
+        headers=net.mh,
+        json={"address": body["address"], "lines": body["lines"]},
+    )
+    assert r.status_code == 201, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def _locker_option(quote: dict[str, Any]) -> dict[str, Any] | None:
+    return next((o for o in quote["options"] if o["code"] == "locker"), None)
+
+
+def _why(quote: dict[str, Any]) -> str | None:
+    return next((u["reason"] for u in quote["unavailable"] if u["code"] == "locker"), None)
+
+
+def _order_on(api: Api, net: fleet.Net, quote: dict[str, Any], key: str) -> Any:
+    body = api.order_body(
+        [(x["product_id"], x["quantity"]) for x in quote["lines"]],
+        quote_id=quote["id"],
+        option="locker",
+    )
+    return api.client.post("/v1/orders", json=body, headers={**net.mh, "Idempotency-Key": key})
+
+
+def test_locker_delivery_is_offered_held_and_deposited_into_its_compartment(api: Api) -> None:
+    net = fleet.network(api)
+    assert _why(_quote(api, net)) == "no_locker_nearby"
+    bank = _bank(api, net, ["M"])
+    quote = _quote(api, net)
+    option = _locker_option(quote)
+    assert option is not None, quote["unavailable"]
+    assert option["locker"]["bank_id"] == bank and option["fee"]["amount"] == 199
+    assert option["locker"]["via"] in ("same_day", "next_day", "standard_2d")
+    r = _order_on(api, net, quote, "lk1")
+    assert r.status_code == 201, r.text
+    order = r.json()
+    (box,) = api.client.get(f"/v1/lockers/{bank}", headers=api.op).json()["compartments"]
+    assert box["held_until"] is not None
+    # The one compartment is held: the next customer is not offered this locker.
+    second = _quote(api, net)
+    assert _locker_option(second) is None and _why(second) == "no_compartment"
+    # The van goes to the locker, not to the customer's door, and the parcel goes into
+    # the compartment held for it.
+    opens = datetime.fromisoformat(option["window"]["from"])
+    api.clock.advance(opens - api.clock.now() - timedelta(minutes=30))
+    van = fleet.vehicle(api, net, "van")
+    cid = fleet.courier(api, net, "employee", vehicle_id=van, start=True)
+    ship = order["shipments"][0]["id"]
+    api.client.post(f"/v1/shipments/{ship}/packed", json={}, headers=api.op)
+    fleet.dispatch(api)
+    h = net.couriers[cid]
+    route = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"][0]
+    stop = route["stops"][0]
+    assert (stop["location"]["lat"], stop["location"]["lng"]) == (47.619, -122.32)
+    assert api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h).status_code == 200
+    r = api.client.post(f"/v1/lockers/{bank}/deposits", headers=h, json={"shipment_id": ship})
+    assert r.status_code == 201 and r.json()["compartment"] == "A1", r.text
+    (box,) = api.client.get(f"/v1/lockers/{bank}", headers=api.op).json()["compartments"]
+    assert box["status"] == "occupied" and box["held_until"] is None
+
+
+def test_a_cancelled_locker_order_gives_its_compartment_back(api: Api) -> None:
+    net = fleet.network(api)
+    _bank(api, net, ["M"])
+    first, second = _quote(api, net), _quote(api, net)
+    assert _order_on(api, net, first, "a").status_code == 201
+    # Quoted before the first order took the compartment: the order finds it gone.
+    r = _order_on(api, net, second, "b")
+    err = r.json()["error"]
+    assert r.status_code == 409 and err["code"] == "option_unavailable", r.text
+    assert err["details"]["reason"] == "no_compartment"
+    cancel = api.client.post(f"/v1/orders/{_orders(api, net)[0]}/cancel", headers=net.mh)
+    assert cancel.status_code == 200, cancel.text
+    assert _locker_option(_quote(api, net)) is not None
+
+
+def _orders(api: Api, net: fleet.Net) -> list[str]:
+    return [o["id"] for o in api.client.get("/v1/orders", headers=net.mh).json()["data"]]
+
+
+def test_a_parcel_bigger_than_every_compartment_is_not_offered_a_locker(api: Api) -> None:
+    net = fleet.network(api)
+    _bank(api, net, ["M"])
+    big = api.product(net.mh, sku="BIG", weight_g=22_000)
+    api.receive(net.mh, net.hub, big, 5)
+    quote = _quote(api, net, product=big)
+    assert _locker_option(quote) is None and _why(quote) == "no_compartment"
+
+
+def test_two_orders_for_the_last_compartment_one_wins(api: Api) -> None:
+    net = fleet.network(api)
+    _bank(api, net, ["M"])
+    quotes = [_quote(api, net) for _ in range(4)]
+    results: list[int] = []
+
+    def place(i: int) -> None:
+        results.append(_order_on(api, net, quotes[i], f"race-{i}").status_code)
+
+    threads = [threading.Thread(target=place, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [201, 409, 409, 409], results

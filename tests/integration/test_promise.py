@@ -27,7 +27,8 @@ from tests.conftest import T0, Api
 
 STORE_HOURS = {d: [["07:00", "22:00"]] for d in DAYS}
 DEST = {"lat": 47.61, "lng": -122.33}
-ALL = [o.value for o in OptionCode]
+# Every option this world can offer: it has no lockers (test_lockers covers that option).
+ALL = [o.value for o in OptionCode if o is not OptionCode.LOCKER]
 
 
 @dataclass
@@ -64,7 +65,10 @@ class World:
         return {o["code"]: o for o in quote["options"]}
 
     def reasons(self, quote: dict[str, Any]) -> dict[str, str]:
-        return {u["code"]: u["reason"] for u in quote["unavailable"]}
+        """Why each option is not offered (but the locker option: this world has none)."""
+        out = {u["code"]: u["reason"] for u in quote["unavailable"]}
+        assert out.pop("locker") in ("no_locker_nearby", "not_offered")
+        return out
 
     def set_hub(self, hub_id: str, **settings: Any) -> None:
         r = self.api.client.put(f"/v1/hubs/{hub_id}/promise", json=settings, headers=self.api.op)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,6 +17,7 @@ __all__ = [
     "Product",
     "Role",
     "Temperature",
+    "bundle_dims",
     "generate_key",
     "hash_key",
     "line_quantities",
@@ -70,6 +72,15 @@ class Product:
     def volume_cm3(self) -> float:
         length, width, height = self.dims_mm
         return length * width * height / 1000.0
+
+
+def bundle_dims(products: Mapping[str, Product], lines: Mapping[str, int]) -> tuple[int, int, int]:
+    """The outside of a bag holding ``lines``: as long as the longest item, as wide as the
+    widest, the items' smallest sides stacked."""
+    items = [sorted(products[p].dims_mm, reverse=True) for p, q in lines.items() for _ in range(q)]
+    if len(items) == 1:
+        return items[0][0], items[0][1], items[0][2]
+    return max(d[0] for d in items), max(d[1] for d in items), sum(d[2] for d in items)
 
 
 def line_quantities(lines: list[tuple[str, int]]) -> dict[str, int]:

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     )
     promise_quote_ttl_s: int = Field(default=600, ge=10, le=86_400)
     promise_pickup_locations_max: int = Field(default=5, ge=1, le=50)
+    promise_locker_radius_km: float = Field(default=3.0, gt=0, le=50)
     promise_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     promise_default_capacity: dict[str, int] = Field(
         default_factory=dict,

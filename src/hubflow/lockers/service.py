@@ -18,6 +18,7 @@ from hubflow.delivery.model import ShipmentStatus, StopStatus
 from hubflow.delivery.orders_sync import sync_order
 from hubflow.delivery.store import route_stops_table
 from hubflow.delivery.tracking import move, shipment_row
+from hubflow.lockers.holds import release_holds, takeable
 from hubflow.lockers.model import (
     HOLD,
     MAX_FAILURES,
@@ -32,6 +33,7 @@ from hubflow.lockers.model import (
 )
 from hubflow.lockers.store import banks_table, compartments_table
 from hubflow.network.store import get_hub
+from hubflow.orders.store import shipments_table
 
 __all__ = [
     "TooManyAttempts",
@@ -127,6 +129,7 @@ def get_bank(conn: Connection, bank_id: str) -> dict[str, Any]:
                 "status": x.status,
                 "inner_mm": [x.length_mm, x.width_mm, x.height_mm],
                 "max_weight_g": x.max_weight_g,
+                "held_until": iso_z(x.hold_until) if x.hold_order_id else None,
             }
             for x in rows
         ],
@@ -156,7 +159,8 @@ def deposit(
     dims = tuple(ship["dims_mm"] or (300, 200, 150))
     weight = ship["weight_g"] or 1000
     c = compartments_table.c
-    q = select(compartments_table).where(c.bank_id == bank_id, c.status == "free")
+    mine = takeable(now, ship["order_id"])
+    q = select(compartments_table).where(c.bank_id == bank_id, mine)
     if label is not None:
         q = q.where(c.label == label)
     rows = [r for r in conn.execute(q) if fits((dims[0], dims[1], dims[2]), weight, _size(r))]
@@ -165,17 +169,25 @@ def deposit(
         raise Conflict("no free compartment fits this parcel", code="no_compartment")
     code = new_code()
     expires = now + hold
-    for row in sorted(rows, key=lambda r: (r.length_mm * r.width_mm * r.height_mm, r.label)):
+
+    def preference(r: Any) -> tuple[bool, int, str]:
+        # The compartment held for this order first, then the smallest that fits.
+        held = r.hold_order_id == ship["order_id"]
+        return (not held, r.length_mm * r.width_mm * r.height_mm, r.label)
+
+    for row in sorted(rows, key=preference):
         # Conditional on "free": of two couriers at one compartment, exactly one wins.
         res = conn.execute(
             update(compartments_table)
-            .where(c.id == row.id, c.status == "free")
+            .where(c.id == row.id, mine)
             .values(
                 status="occupied",
                 shipment_id=shipment_id,
                 code_hash=code_hash(row.id, code),
                 expires_at=expires,
                 failures=0,
+                hold_order_id=None,
+                hold_until=None,
                 version=c.version + 1,
             )
         )
@@ -199,6 +211,8 @@ def deposit(
         },
     )
     _close_stop(conn, shipment_id, now)
+    if not _other_parcels_coming(conn, ship):
+        release_holds(conn, ship["order_id"])  # a spare held compartment goes back
     sync_order(uow, ship["order_id"], now)
     return {
         "bank_id": bank_id,
@@ -207,6 +221,21 @@ def deposit(
         "collect_by": iso_z(expires),
         "shipment_id": shipment_id,
     }
+
+
+def _other_parcels_coming(conn: Connection, ship: dict[str, Any]) -> bool:
+    s = shipments_table.c
+    return (
+        conn.execute(
+            select(s.id).where(
+                s.order_id == ship["order_id"],
+                s.id != ship["id"],
+                s.direction == "out",
+                s.status.not_in(["delivered", "in_locker", "cancelled", "returned_to_hub"]),
+            )
+        ).first()
+        is not None
+    )
 
 
 def _close_stop(conn: Connection, shipment_id: str, now: datetime) -> None:

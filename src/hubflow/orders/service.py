@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
-from hubflow.catalog.model import line_quantities
+from hubflow.catalog.model import bundle_dims, line_quantities
 from hubflow.catalog.service import products_by_id
 from hubflow.catalog.store import products_table
 from hubflow.core import idempotency
@@ -23,6 +23,7 @@ from hubflow.core.ids import new_id
 from hubflow.inventory import service as inventory
 from hubflow.inventory.model import StockRequest
 from hubflow.inventory.store import reservations_table, stock_table
+from hubflow.lockers.holds import hold_for_order, release_holds
 from hubflow.network.store import network_revision_table
 from hubflow.orders.model import OrderStatus, check_transition
 from hubflow.orders.sourcing import Candidate, Shortfall, plan_sourcing
@@ -246,6 +247,8 @@ def place_order(
         if quoted is not None:
             # Slots after stock, both in sorted order: all or nothing, never a deadlock.
             promise.book_slots(conn, merchant_id, order_id, quoted.slots, now)
+            if quoted.promise.get("locker"):
+                _hold_locker(conn, merchant_id, order_id, quoted.promise, plan, now)
         if after_commit:
             uow.after_commit(after_commit)
         return Placed(201, body, replayed=False)
@@ -266,6 +269,29 @@ def place_order(
         exc.details = {**(exc.details or {}), **fresh}
         raise
     return result
+
+
+def _hold_locker(
+    conn: Connection,
+    merchant_id: str,
+    order_id: str,
+    promised: dict[str, Any],
+    plan: list[StockRequest],
+    now: datetime,
+) -> None:
+    per_hub: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in plan:
+        per_hub[r.hub_id][r.product_id] = per_hub[r.hub_id].get(r.product_id, 0) + r.quantity
+    products = products_by_id(conn, merchant_id, sorted({r.product_id for r in plan}))
+    parcels = {
+        hub: (
+            bundle_dims(products, lines),
+            sum(products[p].weight_g * q for p, q in lines.items()),
+        )
+        for hub, lines in per_hub.items()
+    }
+    window_to = datetime.fromisoformat(promised["window"]["to"])
+    hold_for_order(conn, order_id, promised["locker"], parcels, window_to, now)
 
 
 def _take_hold(
@@ -517,6 +543,7 @@ def transition(
     if target is OrderStatus.CANCELLED:
         inventory.release_owner(uow, order_id, now)
         promise.release_slots(conn, order_id, now)
+        release_holds(conn, order_id)
         sc = shipments_table.c
         # The parcels never leave: the planner drops them, a courier skips their stops.
         conn.execute(

@@ -99,6 +99,14 @@ class PickupLocationOut(BaseModel):
     timezone: str
 
 
+class LockerOut(BaseModel):
+    bank_id: str
+    name: str
+    location: dict[str, float]
+    distance_km: float = Field(description="from the address")
+    via: OptionCode = Field(description="the delivery option the parcel rides on")
+
+
 class OptionOut(BaseModel):
     code: OptionCode
     window: WindowOut
@@ -109,6 +117,7 @@ class OptionOut(BaseModel):
     split: bool
     shipments: list[ShipmentPlanOut] = Field(description="the hubs planned now (may change)")
     pickup_locations: list[PickupLocationOut] | None
+    locker: LockerOut | None = Field(default=None, description="locker: the bank it goes to")
 
 
 class UnavailableOut(BaseModel):

@@ -90,6 +90,9 @@ class OptionCode(StrEnum):
     NEXT_DAY = "next_day"
     STANDARD_2D = "standard_2d"
     PICKUP_IN_STORE = "pickup_in_store"
+    # To a locker bank near the address, on the van of a delivery option (``via``), with a
+    # compartment held for the order.
+    LOCKER = "locker"
 
 
 DELIVERY_OPTIONS = (
@@ -115,6 +118,8 @@ class Reason(StrEnum):
     CUTOFF_PASSED = "cutoff_passed"
     NO_CAPACITY = "no_capacity"
     NO_STOCK = "no_stock"
+    NO_LOCKER_NEARBY = "no_locker_nearby"
+    NO_COMPARTMENT = "no_compartment"
 
 
 # When hubs fail an option for different reasons, the quote reports the one that
@@ -743,6 +748,7 @@ DEFAULT_CAPACITY: dict[OptionCode, int] = {
     OptionCode.NEXT_DAY: 500,  # per hub and delivery day
     OptionCode.STANDARD_2D: 1000,  # per hub and delivery day
     OptionCode.PICKUP_IN_STORE: 200,  # per store and day
+    OptionCode.LOCKER: 0,  # unused: a locker parcel takes a slot of the option it rides on
 }
 DEFAULT_FEES: dict[OptionCode, int] = {
     OptionCode.EXPRESS_2H: 999,
@@ -750,12 +756,14 @@ DEFAULT_FEES: dict[OptionCode, int] = {
     OptionCode.NEXT_DAY: 499,
     OptionCode.STANDARD_2D: 299,
     OptionCode.PICKUP_IN_STORE: 0,
+    OptionCode.LOCKER: 199,  # one stop for many parcels: cheaper than a door
 }
 DEFAULT_MEMBER_FREE_THRESHOLD: dict[OptionCode, int] = {
     OptionCode.EXPRESS_2H: 5000,
     OptionCode.SAME_DAY: 3500,
     OptionCode.NEXT_DAY: 2500,
     OptionCode.STANDARD_2D: 0,
+    OptionCode.LOCKER: 0,
 }
 
 
@@ -769,6 +777,7 @@ class PromiseConfig:
     exact_search_hubs: int = 16
     quote_ttl_s: int = 600
     pickup_locations_max: int = 5
+    locker_radius_km: float = 3.0  # lockers offered within this of the address
     currency: str = "USD"
     default_capacity: Mapping[OptionCode, int] = field(
         default_factory=lambda: dict(DEFAULT_CAPACITY)

@@ -15,7 +15,7 @@ each in sorted order, all or nothing).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from hubflow.catalog.model import Product, line_quantities
+from hubflow.catalog.model import Product, bundle_dims, line_quantities
 from hubflow.catalog.service import products_by_id
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
@@ -46,6 +46,7 @@ from hubflow.core.upsert import insert_on_conflict
 from hubflow.inventory.model import StockRequest
 from hubflow.inventory.service import ReservationRace
 from hubflow.inventory.store import stock_table
+from hubflow.lockers.holds import banks_near
 from hubflow.network.store import bump_revision, get_hub
 from hubflow.promise.index import HubEntry, HubIndex, hub_index
 from hubflow.promise.model import (
@@ -110,6 +111,7 @@ def config_from(settings: Settings) -> PromiseConfig:
         exact_search_hubs=settings.promise_exact_search_hubs,
         quote_ttl_s=settings.promise_quote_ttl_s,
         pickup_locations_max=settings.promise_pickup_locations_max,
+        locker_radius_km=settings.promise_locker_radius_km,
         currency=settings.promise_currency,
         default_capacity={
             **d.default_capacity,
@@ -262,6 +264,8 @@ class _Option:
     plan: Plan | None
     fee: int
     fee_waived: bool
+    via: OptionCode | None = None  # locker: the delivery option its van runs on
+    locker: Mapping[str, Any] | None = None  # locker: the bank
 
     @property
     def window(self) -> tuple[float, float]:
@@ -410,8 +414,10 @@ def evaluate(
     only: OptionCode | None = None,
     within: tuple[float, float] | None = None,
     only_hub: str | None = None,
+    locker: tuple[str, OptionCode] | None = None,
 ) -> Evaluation:
-    """Every option (or ``only`` one) for this cart and address at ``now``."""
+    """Every option (or ``only`` one) for this cart and address at ``now``. ``locker``
+    pins the locker option to one (bank, option it rides on), as quoted."""
     wanted = req.quantities()
     facts = _gather(conn, merchant_id, wanted, req.destination, req.member, config)
     ts = now.timestamp()
@@ -419,6 +425,8 @@ def evaluate(
     unavailable: list[tuple[OptionCode, Reason]] = []
     offered: dict[OptionCode, list[_HubOffer]] = {}
     for code in codes:
+        if code is OptionCode.LOCKER:
+            continue  # decided below, from the delivery options to nearby lockers
         offers, why = _offers(facts, code, ts, within, only_hub)
         if why is not None:
             unavailable.append((code, why))
@@ -432,10 +440,67 @@ def evaluate(
             unavailable.append((code, decided))
         else:
             options.append(decided)
+    if OptionCode.LOCKER in codes:
+        to_locker = _locker(conn, merchant_id, req, facts, now, config, within, locker)
+        if isinstance(to_locker, Reason):
+            unavailable.append((OptionCode.LOCKER, to_locker))
+        else:
+            options.append(to_locker)
     order = {c: i for i, c in enumerate(OptionCode)}
     options.sort(key=lambda o: order[o.code])
     unavailable.sort(key=lambda u: order[u[0]])
     return Evaluation(options, unavailable, facts.merchant.currency)
+
+
+LOCKER_VIA = (OptionCode.SAME_DAY, OptionCode.NEXT_DAY, OptionCode.STANDARD_2D)
+LOCKER_BANKS_TRIED = 3
+
+
+def _locker(
+    conn: Connection,
+    merchant_id: str,
+    req: QuoteRequest,
+    facts: _Facts,
+    now: datetime,
+    config: PromiseConfig,
+    within: tuple[float, float] | None,
+    pinned: tuple[str, OptionCode] | None,
+) -> _Option | Reason:
+    """The earliest delivery option to the nearest locker bank with a compartment free for
+    the parcel, priced as a locker delivery."""
+    refusal = facts.merchant.refusal(OptionCode.LOCKER, facts.member)
+    if refusal is not None:
+        return refusal
+    dims = bundle_dims(facts.products, facts.wanted)
+    banks, near = banks_near(
+        conn, req.destination, config.locker_radius_km, dims, facts.cart.weight_g, now
+    )
+    vias: tuple[OptionCode, ...] = LOCKER_VIA
+    if pinned is not None:
+        banks = [b for b in banks if b.id == pinned[0]]
+        vias = (pinned[1],)
+    if not banks:
+        return Reason.NO_COMPARTMENT if near else Reason.NO_LOCKER_NEARBY
+    reasons: list[Reason] = []
+    for bank in banks[:LOCKER_BANKS_TRIED]:
+        to_bank = replace(req, destination=bank.point)
+        for via in vias:
+            ev = evaluate(conn, merchant_id, to_bank, now, config, only=via, within=within)
+            if not ev.options:
+                reasons.extend(r for _, r in ev.unavailable)
+                continue
+            fee, waived = facts.merchant.fee(OptionCode.LOCKER, facts.cart.value, facts.member)
+            where = {
+                "bank_id": bank.id,
+                "name": bank.name,
+                "location": {"lat": bank.point.lat, "lng": bank.point.lng},
+                "distance_km": round(bank.km, 3),
+            }
+            return replace(
+                ev.options[0], code=OptionCode.LOCKER, fee=fee, fee_waived=waived, via=via,
+                locker=where,
+            )  # fmt: skip
+    return furthest(reasons, Reason.NO_STOCK)
 
 
 # -- JSON -------------------------------------------------------------------------------------
@@ -469,6 +534,8 @@ def _option_json(o: _Option, currency: str) -> dict[str, Any]:
         ],
         "pickup_locations": None,
     }
+    if o.locker is not None and o.via is not None:
+        out["locker"] = {**o.locker, "via": o.via.value}
     if o.plan is None:
         out["pickup_locations"] = [
             {
@@ -500,6 +567,8 @@ _MESSAGES = {
     Reason.CUTOFF_PASSED: "the order-by time for this option has passed",
     Reason.NO_CAPACITY: "every delivery slot for this option is full",
     Reason.NO_STOCK: "not enough stock within reach for this option",
+    Reason.NO_LOCKER_NEARBY: "no locker is near this address",
+    Reason.NO_COMPARTMENT: "no locker near this address has a compartment free for this parcel",
 }
 
 
@@ -676,9 +745,12 @@ def plan_quoted_order(
             "the order-by time of this option has passed", code="option_unavailable",
             request=req, reason=Reason.CUTOFF_PASSED.value,
         )  # fmt: skip
+    at_locker = chosen.get("locker")
+    pinned = (at_locker["bank_id"], OptionCode(at_locker["via"])) if at_locker else None
     ev = evaluate(
-        conn, merchant_id, req, now, config, only=option, within=window, only_hub=only_hub
-    )
+        conn, merchant_id, req, now, config, only=option, within=window, only_hub=only_hub,
+        locker=pinned,
+    )  # fmt: skip
     if not ev.options:
         why = ev.unavailable[0][1].value if ev.unavailable else "unavailable"
         raise PromiseConflict(
@@ -693,13 +765,15 @@ def plan_quoted_order(
     else:
         hubs = decided.offers[:1]
         requests = [StockRequest(only_hub or hubs[0].entry.id, p, q) for p, q in wanted.items()]
+    # A locker parcel rides on a delivery option's van and takes that option's capacity.
+    rides = decided.via or option
     slots = sorted(
         SlotKey(
             h.entry.id,
-            option.value,
+            rides.value,
             datetime.fromtimestamp(h.offer.slot_start, UTC),
             datetime.fromtimestamp(h.offer.slot_end, UTC),
-            h.entry.promise.capacity_for(option, config.default_capacity),
+            h.entry.promise.capacity_for(rides, config.default_capacity),
         )
         for h in hubs
     )
@@ -712,6 +786,7 @@ def plan_quoted_order(
         "fee_waived": chosen["fee_waived"],
         "member": req.member,
         "pickup_hub_id": only_hub,
+        "locker": at_locker,
         "shipments": [
             {
                 "hub_id": h.entry.id,

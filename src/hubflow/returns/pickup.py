@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from hubflow.catalog.model import Product
+from hubflow.catalog.model import Product, bundle_dims
 from hubflow.core.errors import Conflict
 from hubflow.core.events import Event, record
 from hubflow.core.ids import new_id
@@ -43,7 +43,6 @@ def book_pickup(
     pack: the customer hands the goods over at the door). Returns its id."""
     weight = sum(products[p].weight_g * q for p, q in lines.items())
     volume = sum(round(products[p].volume_cm3) * q for p, q in lines.items())
-    biggest = max((products[p].dims_mm for p in lines), key=lambda d: d[0] * d[1] * d[2])
     ship_id = new_id("shp")
     conn.execute(
         insert(shipments_table).values(
@@ -59,9 +58,7 @@ def book_pickup(
             packed_at=now,
             weight_g=max(weight, 1),
             volume_cm3=max(volume, 1),
-            # Several items travel in the customer's own bag: as long as the longest, as
-            # wide as the widest, the heights stacked.
-            dims_mm=list(biggest) if len(lines) == 1 else _stacked(products, lines),
+            dims_mm=list(bundle_dims(products, lines)),
             version=1,
             direction="return",
             return_id=ret["id"],
@@ -80,11 +77,6 @@ def book_pickup(
         now,
     )
     return ship_id
-
-
-def _stacked(products: dict[str, Product], lines: dict[str, int]) -> list[int]:
-    dims = [sorted(products[p].dims_mm, reverse=True) for p, q in lines.items() for _ in range(q)]
-    return [max(d[0] for d in dims), max(d[1] for d in dims), sum(d[2] for d in dims)]
 
 
 def mark_collected(conn: Connection, return_id: str, now: datetime) -> None:
