@@ -232,8 +232,12 @@ def test_a_cancelled_locker_order_gives_its_compartment_back(api: Api) -> None:
     err = r.json()["error"]
     assert r.status_code == 409 and err["code"] == "option_unavailable", r.text
     assert err["details"]["reason"] == "no_compartment"
-    cancel = api.client.post(f"/v1/orders/{_orders(api, net)[0]}/cancel", headers=net.mh)
+    order = _orders(api, net)[0]
+    cancel = api.client.post(f"/v1/orders/{order}/cancel", headers=net.mh)
     assert cancel.status_code == 200, cancel.text
+    tl = api.client.get(f"/v1/orders/{order}/timeline", headers=net.mh).json()["lines"]
+    steps = [x["event"] for x in tl]
+    assert steps.index("locker.held") < steps.index("locker.released")
     assert _locker_option(_quote(api, net)) is not None
 
 

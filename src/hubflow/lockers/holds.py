@@ -12,7 +12,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, or_, select, update
 
+from hubflow.core.clock import iso_z
 from hubflow.core.errors import Conflict
+from hubflow.core.events import Event, record
 from hubflow.core.geo import LatLng, haversine_km
 from hubflow.lockers.model import Size, fits
 from hubflow.lockers.store import banks_table, compartments_table
@@ -102,14 +104,18 @@ def hold(
     )
 
 
-def release_holds(conn: Connection, order_id: str) -> int:
+def release_holds(conn: Connection, order_id: str, merchant_id: str, now: datetime) -> int:
     """The order was cancelled or its parcel deposited: its compartments are free again."""
     c = compartments_table.c
-    return conn.execute(
+    n = conn.execute(
         update(compartments_table)
         .where(c.hold_order_id == order_id)
         .values(hold_order_id=None, hold_until=None, version=c.version + 1)
     ).rowcount
+    if n:
+        payload = {"order_id": order_id, "compartments": n}
+        record(conn, [Event("locker.released", order_id, merchant_id, payload)], now)
+    return n
 
 
 HOLD_GRACE = timedelta(days=1)  # a late van still finds its compartment
@@ -117,6 +123,7 @@ HOLD_GRACE = timedelta(days=1)  # a late van still finds its compartment
 
 def hold_for_order(
     conn: Connection,
+    merchant_id: str,
     order_id: str,
     locker: Mapping[str, Any],
     parcels: Mapping[str, tuple[tuple[int, int, int], int]],
@@ -142,4 +149,11 @@ def hold_for_order(
             locker_bank_id=bank_id,
         )
     )
+    payload = {
+        "order_id": order_id,
+        "bank_id": bank_id,
+        "compartments": sorted(labels.values()),
+        "held_until": iso_z(until),
+    }
+    record(conn, [Event("locker.held", order_id, merchant_id, payload)], now)
     return labels

@@ -212,7 +212,8 @@ def deposit(
     )
     _close_stop(conn, shipment_id, now)
     if not _other_parcels_coming(conn, ship):
-        release_holds(conn, ship["order_id"])  # a spare held compartment goes back
+        # A spare held compartment (the parcel went into another) goes back.
+        release_holds(conn, ship["order_id"], ship["merchant_id"], now)
     sync_order(uow, ship["order_id"], now)
     return {
         "bank_id": bank_id,

@@ -291,7 +291,7 @@ def _hold_locker(
         for hub, lines in per_hub.items()
     }
     window_to = datetime.fromisoformat(promised["window"]["to"])
-    hold_for_order(conn, order_id, promised["locker"], parcels, window_to, now)
+    hold_for_order(conn, merchant_id, order_id, promised["locker"], parcels, window_to, now)
 
 
 def _take_hold(
@@ -543,7 +543,7 @@ def transition(
     if target is OrderStatus.CANCELLED:
         inventory.release_owner(uow, order_id, now)
         promise.release_slots(conn, order_id, now)
-        release_holds(conn, order_id)
+        release_holds(conn, order_id, current["merchant_id"], now)
         sc = shipments_table.c
         # The parcels never leave: the planner drops them, a courier skips their stops.
         conn.execute(
