@@ -40,6 +40,7 @@ __all__ = [
     "expire_due",
     "get_bank",
     "pickup",
+    "release",
 ]
 
 BANK_WINDOW = timedelta(minutes=10)
@@ -145,10 +146,13 @@ def deposit(
     *,
     label: str | None = None,
     hold: timedelta = HOLD,
+    resident_unit: str | None = None,
 ) -> dict[str, Any]:
     """The courier's deposit scan: the smallest free compartment that fits opens (or the
     one named), the parcel goes in, and a single-use code goes to the merchant by
-    webhook. Returns the compartment and the code (shown here once)."""
+    webhook. Returns the compartment and the code (shown here once). A parcel for a
+    mailroom resident (``resident_unit``) gets no code: the resident's standing code
+    opens it."""
     conn = uow.conn
     ship = shipment_row(conn, shipment_id)
     if ship["status"] != ShipmentStatus.OUT_FOR_DELIVERY.value:
@@ -163,7 +167,7 @@ def deposit(
     if not rows:
         get_bank(conn, bank_id)  # 404 for an unknown bank
         raise Conflict("no free compartment fits this parcel", code="no_compartment")
-    code = new_code()
+    code = None if resident_unit is not None else new_code()
     expires = now + hold
     for row in sorted(rows, key=lambda r: (r.length_mm * r.width_mm * r.height_mm, r.label)):
         # Conditional on "free": of two couriers at one compartment, exactly one wins.
@@ -173,7 +177,7 @@ def deposit(
             .values(
                 status="occupied",
                 shipment_id=shipment_id,
-                code_hash=code_hash(row.id, code),
+                code_hash=None if code is None else code_hash(row.id, code),
                 expires_at=expires,
                 failures=0,
                 version=c.version + 1,
@@ -194,7 +198,7 @@ def deposit(
         details={
             "locker": bank.name,
             "compartment": row.label,
-            "code": code,
+            **({"code": code} if code is not None else {"mailroom_unit": resident_unit}),
             "collect_by": iso_z(expires),
         },
     )
@@ -259,7 +263,9 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     row = conn.execute(
         select(compartments_table).where(c.bank_id == bank_id, c.label == label)
     ).first()
-    if row is None or row.status in ("free", "out_of_service"):
+    # A mailroom parcel has no code of its own (the resident's opens it): guessing one
+    # must not lock the resident's compartment.
+    if row is None or row.status in ("free", "out_of_service") or row.code_hash is None:
         _count_bank_failure(conn, bank_id, now)
         return {"opened": False, "error": ("unknown_code", "no parcel waits there for a code")}
     if row.status == "locked":
@@ -282,19 +288,7 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
         )
         left = max(0, MAX_FAILURES - failures)
         return {"opened": False, "error": ("wrong_code", f"wrong code; {left} tries left")}
-    res = conn.execute(
-        update(compartments_table)
-        .where(c.id == row.id, c.version == row.version, c.status == "occupied")
-        .values(
-            status="free",
-            shipment_id=None,
-            code_hash=None,
-            expires_at=None,
-            failures=0,
-            version=c.version + 1,
-        )
-    )
-    if res.rowcount != 1:
+    if not release(conn, row, only_if="occupied"):
         raise Conflict("the compartment changed meanwhile; try again", code="concurrent_update")
     ship = shipment_row(conn, row.shipment_id)
     move(
@@ -309,6 +303,26 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     return {"opened": True, "compartment": label, "shipment_id": ship["id"]}
 
 
+def release(conn: Connection, row: Any, *, only_if: str | None = None) -> bool:
+    """Free the compartment as read (its version; and only from ``only_if`` if given):
+    its parcel is out. False if it changed meanwhile."""
+    c = compartments_table.c
+    q = update(compartments_table).where(c.id == row.id, c.version == row.version)
+    if only_if is not None:
+        q = q.where(c.status == only_if)
+    res = conn.execute(
+        q.values(
+            status="free",
+            shipment_id=None,
+            code_hash=None,
+            expires_at=None,
+            failures=0,
+            version=c.version + 1,
+        )
+    )
+    return res.rowcount == 1
+
+
 def expire_due(uow: UnitOfWork, now: datetime) -> int:
     """Parcels not collected in time go back to the hub (and the order to the return
     flow); their compartments free up for the next courier."""
@@ -318,19 +332,7 @@ def expire_due(uow: UnitOfWork, now: datetime) -> int:
         select(compartments_table).where(c.status.in_(["occupied", "locked"]), c.expires_at <= now)
     ).all()
     for row in due:
-        res = conn.execute(
-            update(compartments_table)
-            .where(c.id == row.id, c.version == row.version)
-            .values(
-                status="free",
-                shipment_id=None,
-                code_hash=None,
-                expires_at=None,
-                failures=0,
-                version=c.version + 1,
-            )
-        )
-        if res.rowcount != 1:
+        if not release(conn, row):
             continue
         ship = shipment_row(conn, row.shipment_id)
         if ship["status"] == ShipmentStatus.IN_LOCKER.value:

@@ -1,0 +1,407 @@
+"""Apartment mailroom use cases: the bank's mailroom mode, residents with standing codes,
+deposits for a resident and collection of all their parcels with one code.
+
+A wrong resident code counts against the bank's keypad (the same rate limit as parcel
+codes) and against the resident of the unit typed, who locks after five; the operator
+unlocks. Counting is one UPDATE that adds one, so parallel guesses are all counted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, case, select, update
+
+from hubflow.core.clock import iso_z
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import Conflict, InvalidInput, NotFound
+from hubflow.core.events import Event, record
+from hubflow.core.ids import new_id
+from hubflow.core.upsert import insert_on_conflict
+from hubflow.delivery.model import ShipmentStatus
+from hubflow.delivery.orders_sync import sync_order
+from hubflow.delivery.tracking import move, shipment_row
+from hubflow.lockers import service
+from hubflow.lockers.mailroom_model import (
+    MAILROOM_HOLD,
+    ResidentStatus,
+    new_resident_code,
+    normalize_unit,
+    unit_from_address,
+)
+from hubflow.lockers.mailroom_store import (
+    mailrooms_table,
+    resident_parcels_table,
+    residents_table,
+)
+from hubflow.lockers.model import MAX_FAILURES, code_hash, codes_match
+from hubflow.lockers.store import banks_table, compartments_table
+from hubflow.orders.store import orders_table
+
+__all__ = [
+    "Mailroom",
+    "add_resident",
+    "collect",
+    "deposit",
+    "get_mailroom",
+    "list_residents",
+    "revoke_resident",
+    "rotate_code",
+    "set_mailroom",
+    "unlock_resident",
+]
+
+
+@dataclass(frozen=True)
+class Mailroom:
+    enabled: bool
+    hold: timedelta
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "hold_days": self.hold / timedelta(days=1)}
+
+
+def _apartment_bank(conn: Connection, bank_id: str) -> None:
+    b = banks_table.c
+    kind = conn.execute(select(b.kind).where(b.id == bank_id)).scalar()
+    if kind is None:
+        raise NotFound(f"locker bank {bank_id} not found", code="bank_not_found")
+    if kind != "apartment":
+        raise Conflict("only an apartment building's bank has a mailroom", code="not_an_apartment")
+
+
+def get_mailroom(conn: Connection, bank_id: str) -> Mailroom:
+    m = mailrooms_table.c
+    row = conn.execute(select(m.enabled, m.hold_hours).where(m.bank_id == bank_id)).first()
+    if row is None:
+        return Mailroom(False, MAILROOM_HOLD)
+    return Mailroom(row.enabled, timedelta(hours=row.hold_hours))
+
+
+def set_mailroom(
+    uow: UnitOfWork, bank_id: str, enabled: bool, hold: timedelta, now: datetime
+) -> Mailroom:
+    conn = uow.conn
+    _apartment_bank(conn, bank_id)
+    values = {"enabled": enabled, "hold_hours": int(hold / timedelta(hours=1)), "updated_at": now}
+    conn.execute(
+        insert_on_conflict(conn, mailrooms_table)
+        .values(bank_id=bank_id, **values)
+        .on_conflict_do_update(index_elements=["bank_id"], set_=values)
+    )
+    _event(conn, "locker.mailroom_updated", bank_id, {"bank_id": bank_id, "enabled": enabled}, now)
+    return get_mailroom(conn, bank_id)
+
+
+def _event(
+    conn: Connection, kind: str, subject: str, payload: dict[str, Any], now: datetime
+) -> None:
+    # Operator events: a building's residents belong to no merchant.
+    record(conn, [Event(kind, subject, None, payload)], now)
+
+
+def _resident_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "bank_id": row.bank_id,
+        "unit": row.unit,
+        "name": row.name,
+        "status": row.status,
+        "failures": row.failures,
+        "created_at": iso_z(row.created_at),
+        "code_issued_at": iso_z(row.code_issued_at),
+        "revoked_at": iso_z(row.revoked_at),
+    }
+
+
+def _resident(conn: Connection, bank_id: str, resident_id: str) -> Any:
+    r = residents_table.c
+    row = conn.execute(
+        select(residents_table).where(r.id == resident_id, r.bank_id == bank_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"resident {resident_id} not found", code="resident_not_found")
+    return row
+
+
+def _unit(raw: str) -> str:
+    unit = normalize_unit(raw)
+    if unit is None:
+        raise InvalidInput(
+            "a unit is up to 10 letters and digits, like 4B or Apt 12", code="invalid_unit"
+        )
+    return unit
+
+
+def add_resident(
+    uow: UnitOfWork, bank_id: str, unit: str, name: str, now: datetime
+) -> dict[str, Any]:
+    """Register the resident of a unit; the answer holds the standing code, shown once."""
+    conn = uow.conn
+    _apartment_bank(conn, bank_id)
+    norm = _unit(unit)
+    resident_id, code = new_id("rsd"), new_resident_code()
+    # The unique (bank, active unit) decides, also between two operators at once.
+    inserted = conn.execute(
+        insert_on_conflict(conn, residents_table)
+        .values(
+            id=resident_id,
+            bank_id=bank_id,
+            unit=norm,
+            active_unit=norm,
+            name=name,
+            code_hash=code_hash(resident_id, code),
+            status=ResidentStatus.ACTIVE.value,
+            failures=0,
+            created_at=now,
+            code_issued_at=now,
+            revoked_at=None,
+        )
+        .on_conflict_do_nothing(index_elements=["bank_id", "active_unit"])
+        .returning(residents_table.c.id)
+    ).first()
+    if inserted is None:
+        raise Conflict(f"unit {norm} already has a resident; revoke them first", code="unit_taken")
+    payload = {"bank_id": bank_id, "resident_id": resident_id, "unit": norm}
+    _event(conn, "locker.resident_added", resident_id, payload, now)
+    return {**_resident_json(_resident(conn, bank_id, resident_id)), "code": code}
+
+
+def list_residents(conn: Connection, bank_id: str) -> list[dict[str, Any]]:
+    _apartment_bank(conn, bank_id)
+    r = residents_table.c
+    rows = conn.execute(
+        select(residents_table).where(r.bank_id == bank_id).order_by(r.unit, r.created_at)
+    ).all()
+    return [_resident_json(x) for x in rows]
+
+
+def _change(
+    uow: UnitOfWork,
+    bank_id: str,
+    resident_id: str,
+    now: datetime,
+    kind: str,
+    **values: Any,
+) -> dict[str, Any]:
+    """One operator change to a resident who is not revoked, and its event."""
+    conn = uow.conn
+    r = residents_table.c
+    row = _resident(conn, bank_id, resident_id)
+    res = conn.execute(
+        update(residents_table)
+        .where(r.id == resident_id, r.status != ResidentStatus.REVOKED.value)
+        .values(**values)
+    )
+    if res.rowcount != 1:
+        raise Conflict("this resident was revoked", code="resident_revoked")
+    payload = {"bank_id": bank_id, "resident_id": resident_id, "unit": row.unit}
+    _event(conn, kind, resident_id, payload, now)
+    return _resident_json(_resident(conn, bank_id, resident_id))
+
+
+def rotate_code(uow: UnitOfWork, bank_id: str, resident_id: str, now: datetime) -> dict[str, Any]:
+    """A new standing code (shown once); the old one stops working. The operator hands it
+    over in person, so this also clears a lock."""
+    code = new_resident_code()
+    out = _change(
+        uow,
+        bank_id,
+        resident_id,
+        now,
+        "locker.resident_code_rotated",
+        code_hash=code_hash(resident_id, code),
+        code_issued_at=now,
+        failures=0,
+        status=ResidentStatus.ACTIVE.value,
+    )
+    return {**out, "code": code}
+
+
+def unlock_resident(
+    uow: UnitOfWork, bank_id: str, resident_id: str, now: datetime
+) -> dict[str, Any]:
+    return _change(
+        uow,
+        bank_id,
+        resident_id,
+        now,
+        "locker.resident_unlocked",
+        failures=0,
+        status=ResidentStatus.ACTIVE.value,
+    )
+
+
+def revoke_resident(
+    uow: UnitOfWork, bank_id: str, resident_id: str, now: datetime
+) -> dict[str, Any]:
+    """The resident moved out: the code stops working and the unit is free to register
+    again. Parcels still waiting for them go back to the hub when their hold ends."""
+    return _change(
+        uow,
+        bank_id,
+        resident_id,
+        now,
+        "locker.resident_revoked",
+        code_hash=None,
+        active_unit=None,
+        status=ResidentStatus.REVOKED.value,
+        revoked_at=now,
+    )
+
+
+def _active_resident(conn: Connection, bank_id: str, unit: str) -> Any:
+    r = residents_table.c
+    return conn.execute(
+        select(residents_table).where(r.bank_id == bank_id, r.active_unit == unit)
+    ).first()
+
+
+def deposit(
+    uow: UnitOfWork,
+    bank_id: str,
+    shipment_id: str,
+    now: datetime,
+    *,
+    label: str | None = None,
+    resident: str | None = None,
+) -> dict[str, Any]:
+    """The courier's deposit scan, mailroom-aware. In a mailroom the parcel is for the
+    unit the courier names or, failing that, the unit in the shipping address; with a
+    registered resident it gets no code of its own. A parcel whose address names no
+    registered unit still goes in, with a single-use code as in any locker."""
+    conn = uow.conn
+    mailroom = get_mailroom(conn, bank_id)
+    if not mailroom.enabled:
+        if resident is not None:
+            raise Conflict("this locker is not a mailroom", code="not_a_mailroom")
+        return service.deposit(uow, bank_id, shipment_id, now, label=label)
+    if resident is not None:
+        unit: str | None = _unit(resident)
+    else:
+        address = conn.execute(
+            select(orders_table.c.address).where(
+                orders_table.c.id == shipment_row(conn, shipment_id)["order_id"]
+            )
+        ).scalar()
+        unit = unit_from_address(address or {})
+    row = None if unit is None else _active_resident(conn, bank_id, unit)
+    if row is None:
+        if resident is not None:
+            raise Conflict(f"no resident is registered for unit {unit}", code="unknown_resident")
+        return service.deposit(uow, bank_id, shipment_id, now, label=label, hold=mailroom.hold)
+    out = service.deposit(
+        uow, bank_id, shipment_id, now, label=label, hold=mailroom.hold, resident_unit=row.unit
+    )
+    values = {"resident_id": row.id, "bank_id": bank_id, "deposited_at": now, "collected_at": None}
+    conn.execute(
+        insert_on_conflict(conn, resident_parcels_table)
+        .values(shipment_id=shipment_id, **values)
+        .on_conflict_do_update(index_elements=["shipment_id"], set_=values)
+    )
+    return {**out, "resident": {"id": row.id, "unit": row.unit}}
+
+
+def _count_failure(conn: Connection, resident_id: str, now: datetime) -> None:
+    """One more wrong code for this resident, added in SQL (never read-then-write);
+    the fifth locks."""
+    r = residents_table.c
+    conn.execute(
+        update(residents_table)
+        .where(r.id == resident_id, r.status == ResidentStatus.ACTIVE.value)
+        .values(
+            failures=r.failures + 1,
+            status=case(
+                (r.failures + 1 >= MAX_FAILURES, ResidentStatus.LOCKED.value),
+                else_=ResidentStatus.ACTIVE.value,
+            ),
+        )
+    )
+    row = conn.execute(select(r.status, r.bank_id, r.unit).where(r.id == resident_id)).one()
+    if row.status == ResidentStatus.LOCKED.value:
+        payload = {"bank_id": row.bank_id, "resident_id": resident_id, "unit": row.unit}
+        _event(conn, "locker.resident_locked", resident_id, payload, now)
+
+
+def _waiting(conn: Connection, bank_id: str, resident_id: str) -> list[Any]:
+    c, p = compartments_table.c, resident_parcels_table.c
+    return list(
+        conn.execute(
+            select(compartments_table)
+            .join(resident_parcels_table, p.shipment_id == c.shipment_id)
+            .where(
+                c.bank_id == bank_id,
+                c.status == "occupied",
+                p.resident_id == resident_id,
+                p.collected_at.is_(None),
+            )
+            .order_by(c.label)
+        ).all()
+    )
+
+
+def collect(uow: UnitOfWork, bank_id: str, unit: str, code: str, now: datetime) -> dict[str, Any]:
+    """The resident's unit and standing code at the keypad: every compartment waiting
+    for them opens and each parcel is delivered. Like :func:`service.pickup`, a failed
+    try comes back as ``{"opened": False, "error": (code, message)}`` so that the
+    caller commits the count before answering."""
+    conn = uow.conn
+    if service._bank_paused(conn, bank_id, now):
+        raise service.TooManyAttempts(
+            "too many wrong codes at this locker; try again in a few minutes"
+        )
+    if not get_mailroom(conn, bank_id).enabled:
+        raise Conflict("this locker is not a mailroom", code="not_a_mailroom")
+    norm = normalize_unit(unit)
+    row = None if norm is None else _active_resident(conn, bank_id, norm)
+    if row is not None and row.status == ResidentStatus.LOCKED.value:
+        raise Conflict(
+            "this resident's code is locked after too many wrong tries; ask the building",
+            code="resident_locked",
+        )
+    if row is None or not codes_match(row.id, code, row.code_hash):
+        # One answer for an unknown unit and a wrong code: units are not disclosed.
+        service._count_bank_failure(conn, bank_id, now)
+        if row is not None:
+            _count_failure(conn, row.id, now)
+        return {"opened": False, "error": ("wrong_code", "wrong unit or code")}
+    r = residents_table.c
+    conn.execute(update(residents_table).where(r.id == row.id).values(failures=0))
+    waiting = _waiting(conn, bank_id, row.id)
+    ready = [x for x in waiting if x.expires_at is None or x.expires_at > now]
+    if not ready:
+        if waiting:
+            return {"opened": False, "error": ("expired_code", "the parcels' hold has ended")}
+        raise NotFound("no parcel waits for this unit", code="nothing_waiting")
+    for x in ready:
+        _hand_over(uow, x, row.unit, now)
+    return {
+        "opened": True,
+        "compartments": [x.label for x in ready],
+        "shipment_ids": [x.shipment_id for x in ready],
+    }
+
+
+def _hand_over(uow: UnitOfWork, compartment: Any, unit: str, now: datetime) -> None:
+    """One compartment opens for the resident: it frees up and its parcel is delivered
+    (one line on that shipment's timeline)."""
+    conn = uow.conn
+    if not service.release(conn, compartment, only_if="occupied"):
+        raise Conflict("the compartment changed meanwhile; try again", code="concurrent_update")
+    p = resident_parcels_table.c
+    conn.execute(
+        update(resident_parcels_table)
+        .where(p.shipment_id == compartment.shipment_id)
+        .values(collected_at=now)
+    )
+    ship = shipment_row(conn, compartment.shipment_id)
+    move(
+        conn,
+        ship,
+        ShipmentStatus.DELIVERED,
+        now,
+        kind="delivered",
+        details={"collected_from": compartment.label, "mailroom_unit": unit},
+    )
+    sync_order(uow, ship["order_id"], now)
