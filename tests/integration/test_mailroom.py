@@ -5,14 +5,16 @@ rotation, revocation and the mailroom's own hold."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import Conflict
 from hubflow.core.events import events_table
-from hubflow.lockers import service
+from hubflow.lockers import mailroom, service
 from hubflow.lockers.mailroom_store import residents_table
 from tests import fleet
 from tests.conftest import Api
@@ -104,6 +106,9 @@ def test_one_standing_code_opens_all_of_a_residents_parcels(api: Api) -> None:
         event = fleet.shipment(api, net, ship)["events"][-1]
         assert event["kind"] == "in_locker" and event["mailroom_unit"] == "4B"
         assert "code" not in event
+    # Mailroom mode off stops new resident deposits, not collecting what waits.
+    r = api.client.put(f"/v1/lockers/{bank}/mailroom", headers=api.op, json={"enabled": False})
+    assert r.status_code == 200 and not r.json()["enabled"]
     r = _keypad(api, bank, "4B", code)
     assert r.status_code == 200, r.text
     assert sorted(r.json()["compartments"]) == sorted(boxes)
@@ -240,3 +245,34 @@ def test_keypad_input_is_checked(api: Api) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_unit"
     r = api.client.post(f"/v1/lockers/{bank}/residents", json={"unit": "4B", "name": "X"})
     assert r.status_code == 401
+
+
+def test_parallel_guesses_are_all_counted(api: Api) -> None:
+    net, _, _ = _on_board(api)
+    bank = _mailroom(api, net)
+    res = _resident(api, bank)
+    barrier = threading.Barrier(8)
+    results: list[str] = []
+
+    def guess(n: int) -> None:
+        barrier.wait()
+        try:
+            with UnitOfWork(api.engine) as uow:
+                out = mailroom.collect(uow, bank, "4B", _other(res["code"], n), api.clock.now())
+            results.append(out["error"][0])
+        except Conflict as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # No guess escapes the count: the fifth wrong one locks, whatever the interleaving.
+    assert results.count("wrong_code") >= 5 and len(results) == 8, results
+    with UnitOfWork(api.engine, readonly=True) as uow:
+        row = uow.conn.execute(select(residents_table)).one()
+        locks = uow.conn.execute(
+            select(events_table.c.id).where(events_table.c.type == "locker.resident_locked")
+        ).all()
+    assert (row.status, row.failures, len(locks)) == ("locked", 5, 1)

@@ -307,7 +307,7 @@ def _count_failure(conn: Connection, resident_id: str, now: datetime) -> None:
     """One more wrong code for this resident, added in SQL (never read-then-write);
     the fifth locks."""
     r = residents_table.c
-    conn.execute(
+    row = conn.execute(
         update(residents_table)
         .where(r.id == resident_id, r.status == ResidentStatus.ACTIVE.value)
         .values(
@@ -317,9 +317,9 @@ def _count_failure(conn: Connection, resident_id: str, now: datetime) -> None:
                 else_=ResidentStatus.ACTIVE.value,
             ),
         )
-    )
-    row = conn.execute(select(r.status, r.bank_id, r.unit).where(r.id == resident_id)).one()
-    if row.status == ResidentStatus.LOCKED.value:
+        .returning(r.status, r.bank_id, r.unit)
+    ).first()
+    if row is not None and row.status == ResidentStatus.LOCKED.value:
         payload = {"bank_id": row.bank_id, "resident_id": resident_id, "unit": row.unit}
         _event(conn, "locker.resident_locked", resident_id, payload, now)
 
@@ -351,7 +351,10 @@ def collect(uow: UnitOfWork, bank_id: str, unit: str, code: str, now: datetime) 
         raise service.TooManyAttempts(
             "too many wrong codes at this locker; try again in a few minutes"
         )
-    if not get_mailroom(conn, bank_id).enabled:
+    # Once set up, a mailroom's residents can collect what waits for them even while
+    # mailroom mode is off (it stops only new deposits for residents).
+    m = mailrooms_table.c
+    if conn.execute(select(m.bank_id).where(m.bank_id == bank_id)).first() is None:
         raise Conflict("this locker is not a mailroom", code="not_a_mailroom")
     norm = normalize_unit(unit)
     row = None if norm is None else _active_resident(conn, bank_id, norm)
