@@ -27,20 +27,21 @@ def pickup_store(api: Api) -> str:
 
 
 def place_pickup(
-    api: Api, mh: dict[str, str], store: str, product: str, qty: int, key: str
+    api: Api, mh: dict[str, str], store: str, lines: list[tuple[str, int]], key: str
 ) -> tuple[str, str]:
-    """A packed pick-up-in-store order of ``qty`` units: (order id, shipment id)."""
+    """A packed pick-up-in-store order of these (product, quantity) lines:
+    (order id, shipment id)."""
     quote = api.client.post(
         "/v1/quotes",
         headers=mh,
         json={
             "address": {"lat": 47.61, "lng": -122.33},
-            "lines": [{"product_id": product, "quantity": qty}],
+            "lines": [{"product_id": p, "quantity": q} for p, q in lines],
             "customer": {"id": "cus_1"},
         },
     ).json()
     body = api.order_body(
-        [(product, qty)], quote_id=quote["id"], option="pickup_in_store", pickup_hub_id=store
+        lines, quote_id=quote["id"], option="pickup_in_store", pickup_hub_id=store
     )
     r = api.client.post("/v1/orders", json=body, headers={**mh, "Idempotency-Key": key})
     assert r.status_code == 201, r.text
@@ -56,7 +57,7 @@ def _pickup_order(api: Api) -> dict[str, Any]:
     store = pickup_store(api)
     p = api.product(mh, "LOAF")
     api.receive(mh, store, p, 5)
-    order, ship = place_pickup(api, mh, store, p, 2, "pick-1")
+    order, ship = place_pickup(api, mh, store, [(p, 2)], "pick-1")
     return {"mh": mh, "store": store, "product": p, "order": order, "ship": ship}
 
 

@@ -59,7 +59,7 @@ class Pickups(ApiMachine):
         self.product = api.product(self.mh, "LOAF")
         api.receive(self.mh, self.store, self.product, STOCK)
         self.pickups = [
-            Pickup(*place_pickup(api, self.mh, self.store, self.product, q, f"pick-{i}"), q)
+            Pickup(*place_pickup(api, self.mh, self.store, [(self.product, q)], f"pick-{i}"), q)
             for i, q in enumerate(QUANTITIES)
         ]
 
@@ -166,4 +166,4 @@ class Pickups(ApiMachine):
 
 
 def test_store_pickup_sequences(_sqlite_template: Path) -> None:
-    run(Pickups, _sqlite_template, examples=8, steps=30)
+    run(Pickups, _sqlite_template, examples=8, steps=25)
