@@ -1,9 +1,10 @@
 """A base for Hypothesis state machines that drive the HTTP API: every example gets its
 own copy of the migrated SQLite template, the app on a manual clock, and an operator
-key; ``run`` binds the template and keeps the run small."""
+key; ``run`` binds the template and keeps the run small (unless asked for more)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -59,6 +60,10 @@ class ApiMachine(RuleBasedStateMachine):
 
 
 def run(machine: type[ApiMachine], template: Path, *, examples: int, steps: int) -> None:
+    """Few examples by default, to keep the suite quick; HUBFLOW_MACHINE_EXAMPLES and
+    HUBFLOW_MACHINE_STEPS ask for a deeper run."""
+    examples = int(os.environ.get("HUBFLOW_MACHINE_EXAMPLES", examples))
+    steps = int(os.environ.get("HUBFLOW_MACHINE_STEPS", steps))
     bound = type(machine.__name__, (machine,), {"template": template})
     run_state_machine_as_test(
         bound,

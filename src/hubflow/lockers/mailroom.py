@@ -59,7 +59,8 @@ class Mailroom:
     hold: timedelta
 
     def to_json(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "hold_days": self.hold / timedelta(days=1)}
+        # Set in whole days (stored in hours).
+        return {"enabled": self.enabled, "hold_days": self.hold.days}
 
 
 def _apartment_bank(conn: Connection, bank_id: str) -> None:
