@@ -20,15 +20,14 @@ from tests import fleet
 from tests.conftest import Api
 
 
-def _on_board(
-    api: Api, n: int = 1, line2: str | None = None
-) -> tuple[fleet.Net, list[str], dict[str, str]]:
-    """A van out with ``n`` parcels on board, for addresses with ``line2`` (a unit)."""
+def on_board(api: Api, units: list[str | None]) -> tuple[fleet.Net, list[str], dict[str, str]]:
+    """A van out with a parcel on board for each of these address ``line2`` (a unit, or
+    none); returns the net, shipment ids and the courier's auth."""
     net = fleet.network(api)
     van = fleet.vehicle(api, net, "van")
     cid = fleet.courier(api, net, "employee", vehicle_id=van, start=True)
     ships = []
-    for i in range(n):
+    for i, line2 in enumerate(units):
         address = api.order_body([], lat=47.61 + i / 500)["address"]
         if line2 is not None:
             address["line2"] = line2
@@ -40,7 +39,7 @@ def _on_board(
     return net, ships, h
 
 
-def _mailroom(api: Api, net: fleet.Net, hold_days: int = 7, kind: str = "apartment") -> str:
+def mailroom_bank(api: Api, net: fleet.Net, hold_days: int = 7, kind: str = "apartment") -> str:
     r = api.client.post(
         "/v1/lockers",
         headers=api.op,
@@ -87,8 +86,8 @@ def _other(code: str, n: int = 0) -> str:
 
 
 def test_one_standing_code_opens_all_of_a_residents_parcels(api: Api) -> None:
-    net, ships, h = _on_board(api, n=2, line2="Apt 4B")
-    bank = _mailroom(api, net)
+    net, ships, h = on_board(api, ["Apt 4B"] * 2)
+    bank = mailroom_bank(api, net)
     res = _resident(api, bank, unit="apt 4b")
     code = res["code"]
     assert res["unit"] == "4B" and len(code) == 8 and code.isdigit()
@@ -126,8 +125,8 @@ def test_one_standing_code_opens_all_of_a_residents_parcels(api: Api) -> None:
 
 
 def test_the_courier_names_the_unit_or_the_parcel_gets_its_own_code(api: Api) -> None:
-    net, (a, b, c), h = _on_board(api, n=3)  # addresses without a unit
-    bank = _mailroom(api, net)
+    net, (a, b, c), h = on_board(api, [None] * 3)  # addresses without a unit
+    bank = mailroom_bank(api, net)
     code = _resident(api, bank, unit="12")["code"]
     r = _deposit(api, bank, h, a, resident="7")
     assert r.status_code == 409 and r.json()["error"]["code"] == "unknown_resident"
@@ -137,7 +136,7 @@ def test_the_courier_names_the_unit_or_the_parcel_gets_its_own_code(api: Api) ->
     r = _deposit(api, bank, h, b)
     assert r.status_code == 201 and r.json()["code"] is not None and "resident" not in r.json()
     assert _keypad(api, bank, "12", code).json()["shipment_ids"] == [a]
-    station = _mailroom(api, net, kind="station")
+    station = mailroom_bank(api, net, kind="station")
     r = _deposit(api, station, h, c, resident="12")
     assert r.status_code == 409 and r.json()["error"]["code"] == "not_a_mailroom"
     r = api.client.put(f"/v1/lockers/{station}/mailroom", headers=api.op, json={})
@@ -147,8 +146,8 @@ def test_the_courier_names_the_unit_or_the_parcel_gets_its_own_code(api: Api) ->
 
 
 def test_brute_force_locks_the_resident_and_pauses_the_keypad(api: Api) -> None:
-    net, (ship,), h = _on_board(api, line2="Apt 4B")
-    bank = _mailroom(api, net)
+    net, (ship,), h = on_board(api, ["Apt 4B"])
+    bank = mailroom_bank(api, net)
     res = _resident(api, bank)
     code = res["code"]
     box = _deposit(api, bank, h, ship).json()["compartment"]
@@ -179,9 +178,23 @@ def test_brute_force_locks_the_resident_and_pauses_the_keypad(api: Api) -> None:
     assert r.status_code == 200 and r.json()["shipment_ids"] == [ship], r.text
 
 
+def test_the_right_code_resets_the_count(api: Api) -> None:
+    net, _, _ = on_board(api, [None])
+    bank = mailroom_bank(api, net)
+    code = _resident(api, bank)["code"]
+    for n in range(4):
+        assert _keypad(api, bank, "4B", _other(code, n)).status_code == 422
+    r = _keypad(api, bank, "4B", code)  # nothing waits, but the code was right
+    assert r.status_code == 404 and r.json()["error"]["code"] == "nothing_waiting"
+    for n in range(4):
+        assert _keypad(api, bank, "4B", _other(code, n)).status_code == 422
+    r = _keypad(api, bank, "4B", code)
+    assert r.status_code == 404  # four, not eight, wrong codes: not locked
+
+
 def test_rotation_and_revocation(api: Api) -> None:
-    net, ships, h = _on_board(api, n=2, line2="Apt 4B")
-    bank = _mailroom(api, net)
+    net, ships, h = on_board(api, ["Apt 4B"] * 2)
+    bank = mailroom_bank(api, net)
     res = _resident(api, bank)
     _deposit(api, bank, h, ships[0])
     r = api.client.post(f"/v1/lockers/{bank}/residents/{res['id']}/code", headers=api.op)
@@ -209,8 +222,8 @@ def test_rotation_and_revocation(api: Api) -> None:
 
 
 def test_the_mailroom_hold_is_a_bank_setting(api: Api) -> None:
-    net, ships, h = _on_board(api, n=2, line2="Apt 4B")
-    bank = _mailroom(api, net, hold_days=10)
+    net, ships, h = on_board(api, ["Apt 4B"] * 2)
+    bank = mailroom_bank(api, net, hold_days=10)
     code = _resident(api, bank)["code"]
     r = _deposit(api, bank, h, ships[0])
     assert r.json()["collect_by"] == "2026-03-12T15:00:00Z"  # ten days after T0
@@ -228,8 +241,8 @@ def test_the_mailroom_hold_is_a_bank_setting(api: Api) -> None:
 
 
 def test_keypad_input_is_checked(api: Api) -> None:
-    net, _, _ = _on_board(api)
-    bank = _mailroom(api, net)
+    net, _, _ = on_board(api, [None])
+    bank = mailroom_bank(api, net)
     url = f"/v1/lockers/{bank}/pickups"
     for body in (
         {"unit": "4B", "compartment": "M1", "code": "12345678"},
@@ -248,8 +261,8 @@ def test_keypad_input_is_checked(api: Api) -> None:
 
 
 def test_parallel_guesses_are_all_counted(api: Api) -> None:
-    net, _, _ = _on_board(api)
-    bank = _mailroom(api, net)
+    net, _, _ = on_board(api, [None])
+    bank = mailroom_bank(api, net)
     res = _resident(api, bank)
     barrier = threading.Barrier(8)
     results: list[str] = []

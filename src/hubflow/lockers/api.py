@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from hubflow.api.deps import CourierCaller, OperatorCaller, State
 from hubflow.api.schemas import PathId, RefId, Strict, text
 from hubflow.core.db import UnitOfWork
-from hubflow.core.errors import Conflict, InvalidInput
+from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.lockers import mailroom, service, store_pickup
 from hubflow.lockers.mailroom_model import RESIDENT_CODE_DIGITS
 from hubflow.lockers.model import CODE_DIGITS, SizeClass
@@ -113,6 +113,8 @@ def post_pickup(bank_id: PathId, body: PickupIn, state: State) -> dict[str, Any]
         code, message = out["error"]
         if code == "expired_code":
             raise Conflict(message, code=code)
+        if code == "nothing_waiting":
+            raise NotFound(message, code=code)
         raise InvalidInput(message, code=code)
     state.poke_relay()
     return out

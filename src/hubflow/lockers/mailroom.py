@@ -375,9 +375,10 @@ def collect(uow: UnitOfWork, bank_id: str, unit: str, code: str, now: datetime) 
     waiting = _waiting(conn, bank_id, row.id)
     ready = [x for x in waiting if x.expires_at is None or x.expires_at > now]
     if not ready:
+        # Answered, not raised: the right code has reset the count, which must commit.
         if waiting:
             return {"opened": False, "error": ("expired_code", "the parcels' hold has ended")}
-        raise NotFound("no parcel waits for this unit", code="nothing_waiting")
+        return {"opened": False, "error": ("nothing_waiting", "no parcel waits for this unit")}
     for x in ready:
         _hand_over(uow, x, row.unit, now)
     return {
