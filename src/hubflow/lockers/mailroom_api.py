@@ -14,7 +14,7 @@ from pydantic import Field
 from hubflow.api.deps import OperatorCaller, State
 from hubflow.api.schemas import PathId, Strict, text
 from hubflow.core.db import UnitOfWork
-from hubflow.lockers import mailroom
+from hubflow.lockers import mailroom_admin
 
 router = APIRouter(prefix="/v1/lockers/{bank_id}", tags=["lockers"])
 
@@ -35,7 +35,7 @@ def put_mailroom(
 ) -> dict[str, Any]:
     """Turn mailroom mode on (or off) for an apartment building's bank, with its hold."""
     with UnitOfWork(state.engine) as uow:
-        out = mailroom.set_mailroom(
+        out = mailroom_admin.set_mailroom(
             uow, bank_id, body.enabled, timedelta(days=body.hold_days), state.clock.now()
         )
     return out.to_json()
@@ -44,7 +44,7 @@ def put_mailroom(
 @router.get("/mailroom")
 def get_mailroom(bank_id: PathId, state: State, _: OperatorCaller) -> dict[str, Any]:
     with UnitOfWork(state.engine, readonly=True) as uow:
-        return mailroom.get_mailroom(uow.conn, bank_id).to_json()
+        return mailroom_admin.get_mailroom(uow.conn, bank_id).to_json()
 
 
 @router.post("/residents", status_code=201)
@@ -53,7 +53,7 @@ def post_resident(
 ) -> dict[str, Any]:
     """Register the resident of a unit; the standing code is in this answer only."""
     with UnitOfWork(state.engine) as uow:
-        out = mailroom.add_resident(uow, bank_id, body.unit, body.name, state.clock.now())
+        out = mailroom_admin.add_resident(uow, bank_id, body.unit, body.name, state.clock.now())
     state.poke_relay()
     return out
 
@@ -61,7 +61,7 @@ def post_resident(
 @router.get("/residents")
 def get_residents(bank_id: PathId, state: State, _: OperatorCaller) -> dict[str, Any]:
     with UnitOfWork(state.engine, readonly=True) as uow:
-        return {"data": mailroom.list_residents(uow.conn, bank_id)}
+        return {"data": mailroom_admin.list_residents(uow.conn, bank_id)}
 
 
 @router.post("/residents/{resident_id}/code")
@@ -70,7 +70,7 @@ def post_rotate(
 ) -> dict[str, Any]:
     """A new standing code (in this answer only); the old one stops working."""
     with UnitOfWork(state.engine) as uow:
-        out = mailroom.rotate_code(uow, bank_id, resident_id, state.clock.now())
+        out = mailroom_admin.rotate_code(uow, bank_id, resident_id, state.clock.now())
     state.poke_relay()
     return out
 
@@ -80,7 +80,7 @@ def post_unlock(
     bank_id: PathId, resident_id: PathId, state: State, _: OperatorCaller
 ) -> dict[str, Any]:
     with UnitOfWork(state.engine) as uow:
-        out = mailroom.unlock_resident(uow, bank_id, resident_id, state.clock.now())
+        out = mailroom_admin.unlock_resident(uow, bank_id, resident_id, state.clock.now())
     state.poke_relay()
     return out
 
@@ -91,6 +91,6 @@ def delete_resident(
 ) -> dict[str, Any]:
     """The resident moved out: their code stops working and the unit is free again."""
     with UnitOfWork(state.engine) as uow:
-        out = mailroom.revoke_resident(uow, bank_id, resident_id, state.clock.now())
+        out = mailroom_admin.revoke_resident(uow, bank_id, resident_id, state.clock.now())
     state.poke_relay()
     return out
