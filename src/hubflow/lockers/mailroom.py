@@ -128,10 +128,7 @@ def collect(uow: UnitOfWork, bank_id: str, unit: str, code: str, now: datetime) 
     try comes back as ``{"opened": False, "error": (code, message)}`` so that the
     caller commits the count before answering."""
     conn = uow.conn
-    if service._bank_paused(conn, bank_id, now):
-        raise service.TooManyAttempts(
-            "too many wrong codes at this locker; try again in a few minutes"
-        )
+    service.check_keypad(conn, bank_id, now)
     # Once set up, a mailroom's residents can collect what waits for them even while
     # mailroom mode is off (it stops only new deposits for residents).
     m = mailrooms_table.c
@@ -146,12 +143,16 @@ def collect(uow: UnitOfWork, bank_id: str, unit: str, code: str, now: datetime) 
         )
     if row is None or not codes_match(row.id, code, row.code_hash):
         # One answer for an unknown unit and a wrong code: units are not disclosed.
-        service._count_bank_failure(conn, bank_id, now)
+        service.count_bank_failure(conn, bank_id, now)
         if row is not None:
             _count_failure(conn, row.id, now)
         return {"opened": False, "error": ("wrong_code", "wrong unit or code")}
     r = residents_table.c
-    conn.execute(update(residents_table).where(r.id == row.id).values(failures=0))
+    conn.execute(
+        update(residents_table)
+        .where(r.id == row.id, r.status == ResidentStatus.ACTIVE.value)
+        .values(failures=0)
+    )
     waiting = _waiting(conn, bank_id, row.id)
     ready = [x for x in waiting if x.expires_at is None or x.expires_at > now]
     if not ready:

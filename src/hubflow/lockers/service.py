@@ -35,6 +35,8 @@ from hubflow.network.store import get_hub
 
 __all__ = [
     "TooManyAttempts",
+    "check_keypad",
+    "count_bank_failure",
     "create_bank",
     "deposit",
     "expire_due",
@@ -226,7 +228,7 @@ def _close_stop(conn: Connection, shipment_id: str, now: datetime) -> None:
     )
 
 
-def _count_bank_failure(conn: Connection, bank_id: str, now: datetime) -> None:
+def count_bank_failure(conn: Connection, bank_id: str, now: datetime) -> None:
     b = banks_table.c
     fresh = conn.execute(
         update(banks_table)
@@ -238,6 +240,12 @@ def _count_bank_failure(conn: Connection, bank_id: str, now: datetime) -> None:
     ).rowcount
     if not fresh:
         conn.execute(update(banks_table).where(b.id == bank_id).values(fail_count=b.fail_count + 1))
+
+
+def check_keypad(conn: Connection, bank_id: str, now: datetime) -> None:
+    """429 while the bank's keypad is paused after too many wrong codes."""
+    if _bank_paused(conn, bank_id, now):
+        raise TooManyAttempts("too many wrong codes at this locker; try again in a few minutes")
 
 
 def _bank_paused(conn: Connection, bank_id: str, now: datetime) -> bool:
@@ -257,8 +265,7 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     "error": (code, message)}`` rather than raised, so that the caller commits the
     wrong-code count before answering with the error."""
     conn = uow.conn
-    if _bank_paused(conn, bank_id, now):
-        raise TooManyAttempts("too many wrong codes at this locker; try again in a few minutes")
+    check_keypad(conn, bank_id, now)
     c = compartments_table.c
     row = conn.execute(
         select(compartments_table).where(c.bank_id == bank_id, c.label == label)
@@ -266,7 +273,7 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     # A mailroom parcel has no code of its own (the resident's opens it): guessing one
     # must not lock the resident's compartment.
     if row is None or row.status in ("free", "out_of_service") or row.code_hash is None:
-        _count_bank_failure(conn, bank_id, now)
+        count_bank_failure(conn, bank_id, now)
         return {"opened": False, "error": ("unknown_code", "no parcel waits there for a code")}
     if row.status == "locked":
         raise Conflict(
@@ -276,7 +283,7 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     if row.expires_at is not None and row.expires_at <= now:
         return {"opened": False, "error": ("expired_code", "the code has expired")}
     if not codes_match(row.id, code, row.code_hash):
-        _count_bank_failure(conn, bank_id, now)
+        count_bank_failure(conn, bank_id, now)
         failures = row.failures + 1
         locked = failures >= MAX_FAILURES
         conn.execute(
