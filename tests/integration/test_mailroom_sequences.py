@@ -232,4 +232,4 @@ class Mailroom(ApiMachine):
 
 
 def test_mailroom_sequences(_sqlite_template: Path) -> None:
-    run(Mailroom, _sqlite_template, examples=8, steps=25)
+    run(Mailroom, _sqlite_template, examples=6, steps=25)

@@ -227,4 +227,4 @@ class Returns(ApiMachine):
 
 
 def test_return_sequences(_sqlite_template: Path) -> None:
-    run(Returns, _sqlite_template, examples=6, steps=20)
+    run(Returns, _sqlite_template, examples=5, steps=20)
