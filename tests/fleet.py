@@ -110,6 +110,19 @@ def dispatch(api: Api) -> dict[str, Any]:
     return out
 
 
+def deliver_all(api: Api, net: Net, courier_id: str) -> None:
+    """The courier's first route: loaded, then every stop arrived at and delivered."""
+    h = net.couriers[courier_id]
+    route = api.client.get(f"/v1/couriers/{courier_id}/routes", headers=h).json()["data"][0]
+    r = api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h)
+    assert r.status_code == 200, r.text
+    for stop in route["stops"]:
+        url = f"/v1/routes/{route['id']}/stops/{stop['id']}"
+        assert api.client.post(f"{url}/arrive", headers=h).status_code == 200
+        r = api.client.post(f"{url}/deliver", json={}, headers=h)
+        assert r.status_code == 200, r.text
+
+
 def shipment(api: Api, net: Net, shipment_id: str) -> dict[str, Any]:
     r = api.client.get(f"/v1/shipments/{shipment_id}", headers=net.mh)
     assert r.status_code == 200, r.text

@@ -39,13 +39,9 @@ def _delivered(api: Api, value: int = 650, qty: int = 2) -> dict[str, Any]:
     ship = order["shipments"][0]["id"]
     api.client.post(f"/v1/shipments/{ship}/packed", json={}, headers=api.op)
     fleet.dispatch(api)
+    fleet.deliver_all(api, net, cid)
     h = net.couriers[cid]
     route = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"][0]
-    stop = route["stops"][0]
-    api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h)
-    api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=h)
-    r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/deliver", json={}, headers=h)
-    assert r.status_code == 200, r.text
     r = api.client.post(f"/v1/routes/{route['id']}/complete", headers=h)
     assert r.status_code == 200, r.text
     return {"net": net, "product": product, "order": order["id"], "courier": cid}

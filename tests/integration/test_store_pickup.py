@@ -15,9 +15,8 @@ from tests.conftest import Api
 STORE_HOURS = {d: [["07:00", "22:00"]] for d in DAYS}
 
 
-def _pickup_order(api: Api) -> dict[str, Any]:
-    _, mh = api.merchant("Corner Grocer")
-    store = api.hub(
+def pickup_store(api: Api) -> str:
+    return api.hub(
         name="Pike Store",
         kind="store",
         location={"lat": 47.615, "lng": -122.335},
@@ -25,27 +24,41 @@ def _pickup_order(api: Api) -> dict[str, Any]:
         capabilities=["ship_from_store", "pick_up_in_store"],
         opening_hours=STORE_HOURS,
     )
-    p = api.product(mh, "LOAF")
-    api.receive(mh, store, p, 5)
+
+
+def place_pickup(
+    api: Api, mh: dict[str, str], store: str, lines: list[tuple[str, int]], key: str
+) -> tuple[str, str]:
+    """A packed pick-up-in-store order of these (product, quantity) lines:
+    (order id, shipment id)."""
     quote = api.client.post(
         "/v1/quotes",
         headers=mh,
         json={
             "address": {"lat": 47.61, "lng": -122.33},
-            "lines": [{"product_id": p, "quantity": 2}],
+            "lines": [{"product_id": p, "quantity": q} for p, q in lines],
             "customer": {"id": "cus_1"},
         },
     ).json()
     body = api.order_body(
-        [(p, 2)], quote_id=quote["id"], option="pickup_in_store", pickup_hub_id=store
+        lines, quote_id=quote["id"], option="pickup_in_store", pickup_hub_id=store
     )
-    r = api.client.post("/v1/orders", json=body, headers={**mh, "Idempotency-Key": "pick-1"})
+    r = api.client.post("/v1/orders", json=body, headers={**mh, "Idempotency-Key": key})
     assert r.status_code == 201, r.text
     order = r.json()
     ship = order["shipments"][0]["id"]
     r = api.client.post(f"/v1/shipments/{ship}/packed", json={}, headers=api.op)
     assert r.status_code == 200, r.text
-    return {"mh": mh, "store": store, "product": p, "order": order["id"], "ship": ship}
+    return order["id"], ship
+
+
+def _pickup_order(api: Api) -> dict[str, Any]:
+    _, mh = api.merchant("Corner Grocer")
+    store = pickup_store(api)
+    p = api.product(mh, "LOAF")
+    api.receive(mh, store, p, 5)
+    order, ship = place_pickup(api, mh, store, [(p, 2)], "pick-1")
+    return {"mh": mh, "store": store, "product": p, "order": order, "ship": ship}
 
 
 def _stock(api: Api, o: dict[str, Any]) -> dict[str, int]:

@@ -38,6 +38,7 @@ def import_tables() -> None:
     import hubflow.delivery.store
     import hubflow.fulfillment.store
     import hubflow.inventory.store
+    import hubflow.lockers.mailroom_store
     import hubflow.lockers.store
     import hubflow.network.store
     import hubflow.orders.store
@@ -212,6 +213,7 @@ def create_app(
     from hubflow.fulfillment.api import router as hub_ops_router
     from hubflow.inventory.api import router as inventory_router
     from hubflow.lockers.api import router as lockers_router
+    from hubflow.lockers.mailroom_api import router as mailroom_router
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
     from hubflow.promise.api import router as promise_router
@@ -231,6 +233,7 @@ def create_app(
         tracking_router,
         hub_ops_router,
         lockers_router,
+        mailroom_router,
         returns_router,
     ):
         app.include_router(router)

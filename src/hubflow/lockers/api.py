@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from hubflow.api.deps import CourierCaller, OperatorCaller, State
 from hubflow.api.schemas import PathId, RefId, Strict, text
 from hubflow.core.db import UnitOfWork
-from hubflow.core.errors import Conflict, InvalidInput
-from hubflow.lockers import service, store_pickup
-from hubflow.lockers.model import SizeClass
+from hubflow.core.errors import Conflict, InvalidInput, NotFound
+from hubflow.lockers import mailroom, service, store_pickup
+from hubflow.lockers.mailroom_model import RESIDENT_CODE_DIGITS
+from hubflow.lockers.model import CODE_DIGITS, SizeClass
 
 router = APIRouter(prefix="/v1", tags=["lockers"])
 
@@ -35,11 +36,27 @@ class BankIn(Strict):
 class DepositIn(Strict):
     shipment_id: RefId
     compartment: text(16) | None = None  # type: ignore[valid-type]
+    resident: text(16) | None = Field(  # type: ignore[valid-type]
+        default=None, description="mailroom: the unit the parcel is for (else its address's)"
+    )
 
 
 class PickupIn(Strict):
-    compartment: text(16)  # type: ignore[valid-type]
-    code: str = Field(pattern=r"^\d{6}$")
+    """A parcel's compartment and its 6-digit code, or (mailroom) a unit and the
+    resident's 8-digit standing code."""
+
+    compartment: text(16) | None = None  # type: ignore[valid-type]
+    unit: text(16) | None = None  # type: ignore[valid-type]
+    code: str = Field(pattern=r"^\d{6,12}$")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PickupIn:
+        if (self.compartment is None) == (self.unit is None):
+            raise ValueError("give either a compartment or a unit")
+        digits = CODE_DIGITS if self.unit is None else RESIDENT_CODE_DIGITS
+        if len(self.code) != digits:
+            raise ValueError(f"this code has {digits} digits")
+        return self
 
 
 @router.post("/lockers", status_code=201)
@@ -69,8 +86,13 @@ def post_deposit(
 ) -> dict[str, Any]:
     """The courier's deposit scan: a compartment opens and a pickup code is issued."""
     with UnitOfWork(state.engine) as uow:
-        out = service.deposit(
-            uow, bank_id, body.shipment_id, state.clock.now(), label=body.compartment
+        out = mailroom.deposit(
+            uow,
+            bank_id,
+            body.shipment_id,
+            state.clock.now(),
+            label=body.compartment,
+            resident=body.resident,
         )
     state.poke_relay()
     return out
@@ -79,13 +101,20 @@ def post_deposit(
 @router.post("/lockers/{bank_id}/pickups")
 def post_pickup(bank_id: PathId, body: PickupIn, state: State) -> dict[str, Any]:
     """The keypad: the right code opens the compartment once; wrong codes count, and a
-    compartment locks after five."""
+    compartment locks after five. In a mailroom, a unit and its resident's standing code
+    open every compartment waiting for the unit; the resident locks after five."""
     with UnitOfWork(state.engine) as uow:
-        out = service.pickup(uow, bank_id, body.compartment, body.code, state.clock.now())
+        if body.unit is not None:
+            out = mailroom.collect(uow, bank_id, body.unit, body.code, state.clock.now())
+        else:
+            assert body.compartment is not None
+            out = service.pickup(uow, bank_id, body.compartment, body.code, state.clock.now())
     if not out["opened"]:
         code, message = out["error"]
         if code == "expired_code":
             raise Conflict(message, code=code)
+        if code == "nothing_waiting":
+            raise NotFound(message, code=code)
         raise InvalidInput(message, code=code)
     state.poke_relay()
     return out

@@ -13,6 +13,7 @@ from enum import StrEnum
 from hubflow.core.errors import IllegalTransition
 
 __all__ = [
+    "CODE_DIGITS",
     "HOLD",
     "MAX_FAILURES",
     "SIZES",

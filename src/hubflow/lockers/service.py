@@ -37,11 +37,14 @@ from hubflow.orders.store import shipments_table
 
 __all__ = [
     "TooManyAttempts",
+    "check_keypad",
+    "count_bank_failure",
     "create_bank",
     "deposit",
     "expire_due",
     "get_bank",
     "pickup",
+    "release",
 ]
 
 BANK_WINDOW = timedelta(minutes=10)
@@ -148,10 +151,13 @@ def deposit(
     *,
     label: str | None = None,
     hold: timedelta = HOLD,
+    resident_unit: str | None = None,
 ) -> dict[str, Any]:
     """The courier's deposit scan: the smallest free compartment that fits opens (or the
     one named), the parcel goes in, and a single-use code goes to the merchant by
-    webhook. Returns the compartment and the code (shown here once)."""
+    webhook. Returns the compartment and the code (shown here once). A parcel for a
+    mailroom resident (``resident_unit``) gets no code: the resident's standing code
+    opens it."""
     conn = uow.conn
     ship = shipment_row(conn, shipment_id)
     if ship["status"] != ShipmentStatus.OUT_FOR_DELIVERY.value:
@@ -167,7 +173,7 @@ def deposit(
     if not rows:
         get_bank(conn, bank_id)  # 404 for an unknown bank
         raise Conflict("no free compartment fits this parcel", code="no_compartment")
-    code = new_code()
+    code = None if resident_unit is not None else new_code()
     expires = now + hold
 
     def preference(r: Any) -> tuple[bool, int, str]:
@@ -183,7 +189,7 @@ def deposit(
             .values(
                 status="occupied",
                 shipment_id=shipment_id,
-                code_hash=code_hash(row.id, code),
+                code_hash=None if code is None else code_hash(row.id, code),
                 expires_at=expires,
                 failures=0,
                 hold_order_id=None,
@@ -206,7 +212,7 @@ def deposit(
         details={
             "locker": bank.name,
             "compartment": row.label,
-            "code": code,
+            **({"code": code} if code is not None else {"mailroom_unit": resident_unit}),
             "collect_by": iso_z(expires),
         },
     )
@@ -252,7 +258,7 @@ def _close_stop(conn: Connection, shipment_id: str, now: datetime) -> None:
     )
 
 
-def _count_bank_failure(conn: Connection, bank_id: str, now: datetime) -> None:
+def count_bank_failure(conn: Connection, bank_id: str, now: datetime) -> None:
     b = banks_table.c
     fresh = conn.execute(
         update(banks_table)
@@ -264,6 +270,12 @@ def _count_bank_failure(conn: Connection, bank_id: str, now: datetime) -> None:
     ).rowcount
     if not fresh:
         conn.execute(update(banks_table).where(b.id == bank_id).values(fail_count=b.fail_count + 1))
+
+
+def check_keypad(conn: Connection, bank_id: str, now: datetime) -> None:
+    """429 while the bank's keypad is paused after too many wrong codes."""
+    if _bank_paused(conn, bank_id, now):
+        raise TooManyAttempts("too many wrong codes at this locker; try again in a few minutes")
 
 
 def _bank_paused(conn: Connection, bank_id: str, now: datetime) -> bool:
@@ -283,14 +295,15 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     "error": (code, message)}`` rather than raised, so that the caller commits the
     wrong-code count before answering with the error."""
     conn = uow.conn
-    if _bank_paused(conn, bank_id, now):
-        raise TooManyAttempts("too many wrong codes at this locker; try again in a few minutes")
+    check_keypad(conn, bank_id, now)
     c = compartments_table.c
     row = conn.execute(
         select(compartments_table).where(c.bank_id == bank_id, c.label == label)
     ).first()
-    if row is None or row.status in ("free", "out_of_service"):
-        _count_bank_failure(conn, bank_id, now)
+    # A mailroom parcel has no code of its own (the resident's opens it): guessing one
+    # must not lock the resident's compartment.
+    if row is None or row.status in ("free", "out_of_service") or row.code_hash is None:
+        count_bank_failure(conn, bank_id, now)
         return {"opened": False, "error": ("unknown_code", "no parcel waits there for a code")}
     if row.status == "locked":
         raise Conflict(
@@ -300,7 +313,7 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     if row.expires_at is not None and row.expires_at <= now:
         return {"opened": False, "error": ("expired_code", "the code has expired")}
     if not codes_match(row.id, code, row.code_hash):
-        _count_bank_failure(conn, bank_id, now)
+        count_bank_failure(conn, bank_id, now)
         failures = row.failures + 1
         locked = failures >= MAX_FAILURES
         conn.execute(
@@ -312,19 +325,7 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
         )
         left = max(0, MAX_FAILURES - failures)
         return {"opened": False, "error": ("wrong_code", f"wrong code; {left} tries left")}
-    res = conn.execute(
-        update(compartments_table)
-        .where(c.id == row.id, c.version == row.version, c.status == "occupied")
-        .values(
-            status="free",
-            shipment_id=None,
-            code_hash=None,
-            expires_at=None,
-            failures=0,
-            version=c.version + 1,
-        )
-    )
-    if res.rowcount != 1:
+    if not release(conn, row, only_if="occupied"):
         raise Conflict("the compartment changed meanwhile; try again", code="concurrent_update")
     ship = shipment_row(conn, row.shipment_id)
     move(
@@ -339,6 +340,26 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     return {"opened": True, "compartment": label, "shipment_id": ship["id"]}
 
 
+def release(conn: Connection, row: Any, *, only_if: str | None = None) -> bool:
+    """Free the compartment as read (its version; and only from ``only_if`` if given):
+    its parcel is out. False if it changed meanwhile."""
+    c = compartments_table.c
+    q = update(compartments_table).where(c.id == row.id, c.version == row.version)
+    if only_if is not None:
+        q = q.where(c.status == only_if)
+    res = conn.execute(
+        q.values(
+            status="free",
+            shipment_id=None,
+            code_hash=None,
+            expires_at=None,
+            failures=0,
+            version=c.version + 1,
+        )
+    )
+    return res.rowcount == 1
+
+
 def expire_due(uow: UnitOfWork, now: datetime) -> int:
     """Parcels not collected in time go back to the hub (and the order to the return
     flow); their compartments free up for the next courier."""
@@ -348,19 +369,7 @@ def expire_due(uow: UnitOfWork, now: datetime) -> int:
         select(compartments_table).where(c.status.in_(["occupied", "locked"]), c.expires_at <= now)
     ).all()
     for row in due:
-        res = conn.execute(
-            update(compartments_table)
-            .where(c.id == row.id, c.version == row.version)
-            .values(
-                status="free",
-                shipment_id=None,
-                code_hash=None,
-                expires_at=None,
-                failures=0,
-                version=c.version + 1,
-            )
-        )
-        if res.rowcount != 1:
+        if not release(conn, row):
             continue
         ship = shipment_row(conn, row.shipment_id)
         if ship["status"] == ShipmentStatus.IN_LOCKER.value:
