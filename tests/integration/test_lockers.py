@@ -95,6 +95,32 @@ def test_brute_force_locks_the_compartment_and_pauses_the_keypad(api: Api) -> No
     assert r.status_code == 422  # the window passed
 
 
+def test_parallel_wrong_codes_are_all_counted_and_the_lock_is_on_the_timeline(api: Api) -> None:
+    net, (ship,), h = _on_board(api)
+    bank = _bank(api, net)
+    r = api.client.post(f"/v1/lockers/{bank}/deposits", headers=h, json={"shipment_id": ship})
+    box, code = r.json()["compartment"], r.json()["code"]
+    guesses = [f"{n:06d}" for n in range(20) if f"{n:06d}" != code][:8]
+    barrier = threading.Barrier(len(guesses))
+    answers: list[str] = []
+
+    def guess(g: str) -> None:
+        barrier.wait()
+        r = api.client.post(f"/v1/lockers/{bank}/pickups", json={"compartment": box, "code": g})
+        answers.append(r.json()["error"]["code"])
+
+    threads = [threading.Thread(target=guess, args=(g,)) for g in guesses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Five guesses are counted as wrong; the rest find the compartment locked.
+    assert sorted(answers) == ["compartment_locked"] * 3 + ["wrong_code"] * 5, answers
+    order = fleet.shipment(api, net, ship)["order_id"]
+    tl = api.client.get(f"/v1/orders/{order}/timeline", headers=net.mh).json()["lines"]
+    assert [x["event"] for x in tl].count("shipment.locker_locked") == 1
+
+
 def test_two_couriers_one_compartment(api: Api) -> None:
     net, ships, _ = _on_board(api, n=2)
     bank = _bank(api, net, ["M"])

@@ -110,8 +110,9 @@ def post_pickup(bank_id: PathId, body: PickupIn, state: State) -> dict[str, Any]
             assert body.compartment is not None
             out = service.pickup(uow, bank_id, body.compartment, body.code, state.clock.now())
     if not out["opened"]:
+        state.poke_relay()  # a lock is news for the merchant
         code, message = out["error"]
-        if code == "expired_code":
+        if code in ("expired_code", "compartment_locked"):
             raise Conflict(message, code=code)
         if code == "nothing_waiting":
             raise NotFound(message, code=code)

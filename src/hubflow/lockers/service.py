@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, case, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
@@ -17,7 +17,7 @@ from hubflow.core.ids import new_id
 from hubflow.delivery.model import ShipmentStatus, StopStatus
 from hubflow.delivery.orders_sync import sync_order
 from hubflow.delivery.store import route_stops_table
-from hubflow.delivery.tracking import move, shipment_row
+from hubflow.delivery.tracking import move, shipment_row, track
 from hubflow.lockers.holds import release_holds, takeable
 from hubflow.lockers.model import (
     HOLD,
@@ -314,17 +314,7 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
         return {"opened": False, "error": ("expired_code", "the code has expired")}
     if not codes_match(row.id, code, row.code_hash):
         count_bank_failure(conn, bank_id, now)
-        failures = row.failures + 1
-        locked = failures >= MAX_FAILURES
-        conn.execute(
-            update(compartments_table)
-            .where(c.id == row.id, c.version == row.version)
-            .values(
-                failures=failures, version=c.version + 1, status="locked" if locked else row.status
-            )
-        )
-        left = max(0, MAX_FAILURES - failures)
-        return {"opened": False, "error": ("wrong_code", f"wrong code; {left} tries left")}
+        return {"opened": False, "error": _wrong_code(conn, row, now)}
     if not release(conn, row, only_if="occupied"):
         raise Conflict("the compartment changed meanwhile; try again", code="concurrent_update")
     ship = shipment_row(conn, row.shipment_id)
@@ -338,6 +328,29 @@ def pickup(uow: UnitOfWork, bank_id: str, label: str, code: str, now: datetime) 
     )
     sync_order(uow, ship["order_id"], now)
     return {"opened": True, "compartment": label, "shipment_id": ship["id"]}
+
+
+def _wrong_code(conn: Connection, row: Any, now: datetime) -> tuple[str, str]:
+    """Count a wrong code in the database itself, so parallel guesses are all counted;
+    the one that reaches the limit locks the compartment and says so on the timeline."""
+    c = compartments_table.c
+    failures = conn.execute(
+        update(compartments_table)
+        .where(c.id == row.id, c.status == "occupied", c.shipment_id == row.shipment_id)
+        .values(
+            failures=c.failures + 1,
+            version=c.version + 1,
+            status=case((c.failures + 1 >= MAX_FAILURES, "locked"), else_="occupied"),
+        )
+        .returning(c.failures)
+    ).scalar()
+    if failures is None:  # locked or emptied meanwhile
+        return ("compartment_locked", "this compartment is locked; ask staff")
+    if failures == MAX_FAILURES:
+        ship = shipment_row(conn, row.shipment_id)
+        track(conn, ship, "locker_locked", now, {"compartment": row.label})
+    left = max(0, MAX_FAILURES - failures)
+    return ("wrong_code", f"wrong code; {left} tries left")
 
 
 def release(conn: Connection, row: Any, *, only_if: str | None = None) -> bool:

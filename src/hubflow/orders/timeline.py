@@ -39,6 +39,7 @@ LABELS = {
     "shipment.redirected": "Waiting at a store",
     "shipment.returned_to_hub": "Parcel back at the hub",
     "shipment.in_locker": "In a locker, ready to collect",
+    "shipment.locker_locked": "Locker compartment locked after wrong codes",
     "shipment.ready_for_pickup": "Ready to collect in store",
     "shipment.not_collected": "Not collected in time",
     "shipment.cancelled": "Parcel cancelled",
