@@ -67,9 +67,13 @@ class Site:
             )  # fmt: skip
         return email
 
-    def page(self, *, phone: bool = False) -> Any:
+    def page(self, *, phone: bool = False, **context: Any) -> Any:
+        """A page in a fresh browser context (``context``: Playwright's options, such
+        as ``geolocation`` and ``permissions``)."""
         viewport = {"width": 375, "height": 740} if phone else {"width": 1280, "height": 900}
-        ctx = self.browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
+        ctx = self.browser.new_context(
+            viewport=viewport, is_mobile=phone, has_touch=phone, **context
+        )
         self.contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(15_000)
@@ -82,8 +86,8 @@ class Site:
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
         return page
 
-    def login(self, email: str, *, phone: bool = False, next_path: str = "") -> Any:
-        page = self.page(phone=phone)
+    def login(self, email: str, *, phone: bool = False, next_path: str = "", **context: Any) -> Any:
+        page = self.page(phone=phone, **context)
         page.goto(f"{self.url}/login" + (f"?next={next_path}" if next_path else ""))
         page.get_by_label("E-mail").fill(email)
         page.get_by_label("Password").fill(PASSWORD)

@@ -108,7 +108,8 @@ def create_user(
         ).first()
         if taken is not None:
             raise Conflict(f"{email} already has an account", code="email_taken") from exc
-        raise NotFound(f"no such {wanted[0] if wanted else 'owner'}", code="owner_not_found") from exc
+        owner = wanted[0] if wanted else "owner"
+        raise NotFound(f"no such {owner}", code="owner_not_found") from exc
     return User(user_id, email, name, role, merchant_id, hub_id, courier_id)
 
 

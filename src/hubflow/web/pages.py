@@ -80,11 +80,10 @@ async def login(
     try:
         token, user = await run_in_threadpool(_log_in, state, email, password)
     except Unauthorized:
-        resp = page(
+        return page(
             request, "login.html", None, csrf=csrf, next=safe_next(next), email=email,
             error="Wrong e-mail or password.", status_code=401,
         )  # fmt: skip
-        return resp
     resp = _see_other(safe_next(next) or HOME[user.role])
     set_cookie(request, resp, SESSION_COOKIE, token)
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from hubflow.web.accounts import User
@@ -25,7 +25,10 @@ CSP = (
 )
 
 
-def secure_headers(response: Any) -> Any:
+R = TypeVar("R", bound=Response)
+
+
+def secure_headers(response: R) -> R:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -44,5 +47,5 @@ def page(
 ) -> HTMLResponse:
     ctx = {"user": user, "csrf": csrf if csrf is not None else (user.csrf_token if user else "")}
     ctx.update(context)
-    resp = templates.TemplateResponse(request, name, ctx, status_code=status_code)
-    return secure_headers(resp)  # type: ignore[no-any-return]
+    resp: HTMLResponse = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    return secure_headers(resp)

@@ -5,9 +5,8 @@ Revises: 0007
 Create Date: 2026-11-22 23:05:39.221742
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0010"
 down_revision = "0007"
