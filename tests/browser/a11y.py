@@ -35,6 +35,6 @@ def check_page(page: Any) -> None:
     problems = audit(page)
     assert problems == [], "\n".join(problems)
     stops = tab_through(page)
-    assert len({(s["tag"], s["id"], s["text"]) for s in stops}) >= 2, stops
+    assert stops, "Tab reaches nothing on the page"
     unringed = [s for s in stops if not (s["outline"] or s["shadow"])]
     assert unringed == [], f"focus without a visible ring: {unringed}"
