@@ -75,9 +75,7 @@ def _at_hub(user: User, hub_id: str) -> None:
         raise PageForbidden("you work at another hub", code="other_hub")
 
 
-async def staff_at(
-    user: Staff, hub_id: HubId, x_csrf_token: Annotated[str, Header()] = ""
-) -> User:
+async def staff_at(user: Staff, hub_id: HubId, x_csrf_token: Annotated[str, Header()] = "") -> User:
     """Staff of this hub (or an operator), sending the session's CSRF token."""
     _at_hub(user, hub_id)
     check_csrf(user.csrf_token, x_csrf_token)
