@@ -1,0 +1,122 @@
+"""The dispatch board's move-a-stop through HTTP, on both databases: a stop moves to
+another planned route of its hub when that vehicle can take it, never to a full or
+departed one, and a route left without stops is cancelled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from hubflow.core.events import events_table
+from hubflow.core.settings import Settings
+from hubflow.delivery.dispatch import DispatchConfig, run_epoch
+from tests import fleet
+from tests.conftest import Api
+
+
+def _two_routes(api: Api) -> tuple[fleet.Net, dict[str, dict[str, Any]], dict[str, str]]:
+    """Three urgent parcels, a van that carries two and a gig courier: the van's planned
+    route of two, and the courier's accepted route of one."""
+    net = fleet.network(api)
+    van = fleet.vehicle(api, net, "van", capacity_parcels=2, max_trips=1)
+    driver = fleet.courier(api, net, "employee", vehicle_id=van, name="Driver A")
+    gig = fleet.courier(api, net, "gig", mode="car", name="Gig B", start=True)
+    for i in range(3):
+        body = api.order_body([(net.product, 1)], lat=47.50 + i * 0.005, lng=-122.25)
+        r = api.client.post("/v1/orders", json=body, headers={**net.mh, "Idempotency-Key": f"o{i}"})
+        assert r.status_code == 201, r.text
+        ship = r.json()["shipments"][0]["id"]
+        assert api.client.post(f"/v1/shipments/{ship}/packed", json={}, headers=api.op).is_success
+    # Due within 20 minutes: what the van cannot take goes to the gig courier now.
+    settings = Settings(dispatch_time_limit_s=0.5, dispatch_window_s=1200, dispatch_handling_s=0)
+    cfg = DispatchConfig.from_settings(settings)
+    run = run_epoch(api.engine, "default", api.clock.now(), cfg).as_json()
+    assert run["routes"] == 1 and run["offered"] == 1 and run["violations"] == [], run
+    offers = api.client.get(f"/v1/couriers/{gig}/offers", headers=net.couriers[gig]).json()
+    accept = api.client.post(
+        f"/v1/offers/{offers['data'][0]['id']}/accept", headers=net.couriers[gig]
+    )
+    assert accept.status_code == 200, accept.text
+    routes = {}
+    for cid in (driver, gig):
+        (route,) = api.client.get(f"/v1/couriers/{cid}/routes", headers=net.couriers[cid]).json()[
+            "data"
+        ]
+        routes[route["id"]] = route
+    return net, routes, {driver: "van", gig: "car"}
+
+
+def _move(api: Api, route: str, stop: str, to: str) -> Any:
+    return api.client.post(
+        f"/v1/routes/{route}/stops/{stop}/move", json={"to_route_id": to}, headers=api.op
+    )
+
+
+def _routes(api: Api) -> tuple[fleet.Net, dict[str, Any], dict[str, Any]]:
+    net, routes, kinds = _two_routes(api)
+    van = next(r for r in routes.values() if kinds[r["courier_id"]] == "van")
+    car = next(r for r in routes.values() if kinds[r["courier_id"]] == "car")
+    assert (len(van["stops"]), len(car["stops"])) == (2, 1)
+    return net, van, car
+
+
+def _stops(api: Api, net: fleet.Net, route: dict[str, Any]) -> list[dict[str, Any]]:
+    r = api.client.get(f"/v1/routes/{route['id']}", headers=net.couriers[route["courier_id"]])
+    return list(r.json()["stops"])
+
+
+def test_move_a_stop_to_a_route_with_room_and_not_to_a_full_one(api: Api) -> None:
+    net, van, car = _routes(api)
+    # The van carries two and has two: refused, and nothing changed.
+    r = _move(api, car["id"], car["stops"][0]["id"], van["id"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "move_infeasible", r.text
+    assert r.json()["error"]["details"][0].startswith("capacity:")
+    assert len(_stops(api, net, car)) == 1
+    # One of the van's stops to the car: it joins the end of the car's route.
+    moving = van["stops"][0]
+    r = _move(api, van["id"], moving["id"], car["id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["route_id"] == car["id"]
+    assert [s["shipment_id"] for s in _stops(api, net, car)][-1] == moving["shipment_id"]
+    assert len(_stops(api, net, van)) == 1
+    ship = fleet.shipment(api, net, moving["shipment_id"])
+    assert ship["status"] == "assigned"
+    with api.engine.connect() as conn:
+        kinds = conn.execute(select(events_table.c.type)).scalars().all()
+    assert kinds.count("shipment.rerouted") == 1
+    # Now the van has room for the car's first parcel.
+    r = _move(api, car["id"], car["stops"][0]["id"], van["id"])
+    assert r.status_code == 200, r.text
+
+
+def test_the_last_stop_moved_away_cancels_its_route(api: Api) -> None:
+    net, van, car = _routes(api)
+    for stop in van["stops"]:
+        assert _move(api, van["id"], stop["id"], car["id"]).status_code == 200
+    routes = api.client.get("/v1/dispatch/default/routes", headers=api.op).json()["data"]
+    status = {x["id"]: x["status"] for x in routes}
+    assert status[van["id"]] == "cancelled" and status[car["id"]] == "accepted"
+    assert len(_stops(api, net, car)) == 3
+
+
+def test_departed_routes_and_bad_requests_are_refused(api: Api) -> None:
+    net, van, car = _routes(api)
+    ch = net.couriers[car["courier_id"]]
+    assert api.client.post(f"/v1/routes/{car['id']}/pickup", headers=ch).status_code == 200
+    r = _move(api, van["id"], van["stops"][0]["id"], car["id"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "route_not_movable"
+    r = _move(api, car["id"], car["stops"][0]["id"], van["id"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "route_not_movable"
+    stop = van["stops"][0]["id"]
+    assert _move(api, van["id"], stop, van["id"]).json()["error"]["code"] == "same_route"
+    other = "stp_01JAAAAAAAAAAAAAAAAAAAAAAA"
+    r = _move(api, van["id"], other, car["id"])
+    assert r.status_code == 409  # the target has left: checked before the stop
+    r = api.client.post(
+        f"/v1/routes/{van['id']}/stops/{stop}/move", json={"to_route_id": car["id"]},
+        headers=net.mh,
+    )  # fmt: skip
+    assert r.status_code == 403
+    r = _move(api, van["id"], stop, "rte_01JAAAAAAAAAAAAAAAAAAAAAAA")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "route_not_found"
