@@ -45,6 +45,9 @@ def test_order_seen_on_map_delivered_in_courier_app_and_tracked(site: Site) -> N
     expect(ops.locator(f"#queue tr[data-shipment='{ship['id']}']")).to_contain_text("assigned")
     expect(ops.locator("#kpi-open_orders")).to_have_text("1")
     expect(ops.locator("path.m-route")).to_have_count(1)
+    expect(ops.locator("path.m-vehicle.m-mode-van")).to_have_count(1)
+    expect(ops.locator(f"path.h-{flow['net'].hub}")).to_have_count(1)
+    expect(ops.locator("#legend")).to_contain_text("van")
     shot(ops, "ops-dashboard")
     check_page(ops)
 

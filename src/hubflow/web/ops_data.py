@@ -185,10 +185,17 @@ def hub_waves(conn: Connection, hub_id: str, limit: int = 20) -> list[dict[str, 
 def replay_events(
     conn: Connection, start: datetime, end: datetime, limit: int = 20_000
 ) -> list[dict[str, Any]]:
-    """Every parcel's tracking events between ``start`` and ``end``, with where its
-    customer is: enough to replay a (simulated or real) day on the map."""
+    """Every parcel's life between ``start`` and ``end`` (its creation, then its tracking
+    events), with where its customer is: enough to replay a simulated or real day."""
     t, s, o = tracking_events_table.c, shipments_table.c, orders_table.c
-    rows = conn.execute(
+    created = conn.execute(
+        select(s.id, s.created_at, s.hub_id, o.lat, o.lng)
+        .join(orders_table, o.id == s.order_id)
+        .where(s.created_at >= start, s.created_at <= end)
+        .order_by(s.created_at, s.id)
+        .limit(limit)
+    )
+    tracked = conn.execute(
         select(t.shipment_id, t.kind, t.at, o.lat, o.lng, s.hub_id)
         .join(shipments_table, s.id == t.shipment_id)
         .join(orders_table, o.id == s.order_id)
@@ -196,8 +203,12 @@ def replay_events(
         .order_by(t.at, t.id)
         .limit(limit)
     )
+    events = [(r.created_at, r.id, "created", r.lat, r.lng, r.hub_id) for r in created] + [
+        (r.at, r.shipment_id, r.kind, r.lat, r.lng, r.hub_id) for r in tracked
+    ]
+    events.sort(key=lambda e: e[0])  # stable: a parcel's creation stays before its events
     return [
-        {"shipment_id": r.shipment_id, "kind": r.kind, "at": iso_z(r.at),
-         "location": {"lat": r.lat, "lng": r.lng}, "hub_id": r.hub_id}
-        for r in rows
+        {"shipment_id": sid, "kind": kind, "at": iso_z(at),
+         "location": {"lat": lat, "lng": lng}, "hub_id": hub}
+        for at, sid, kind, lat, lng, hub in events[:limit]
     ]  # fmt: skip
