@@ -65,6 +65,13 @@ def test_order_seen_on_map_delivered_in_courier_app_and_tracked(site: Site) -> N
         geolocation={"latitude": 47.60, "longitude": -122.33},
     )
     expect(app).to_have_url(re.compile(r"/courier$"))
+    # Installable: a manifest, and a service worker controlling the app.
+    manifest = app.evaluate(
+        "async () => (await fetch(document.querySelector('link[rel=manifest]').href)).json()"
+    )
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/courier"
+    sw = app.evaluate("async () => (await navigator.serviceWorker.ready).active.scriptURL")
+    assert sw.endswith("/courier/sw.js")
     shot(app, "courier-off-shift")
     check_page(app)
     app.get_by_role("button", name="Start shift").click()

@@ -35,13 +35,18 @@ const hfmap = (() => {
     return lower.slice(0, -1).concat(upper.slice(0, -1)).map(([lng, lat]) => [lat, lng]);
   }
 
+  // The served area, drawn first as the map's base: the hull of every known point.
+  function drawArea(layer, points) {
+    const area = hull(points);
+    if (area.length) L.polygon(area, { color: "#8795a8", weight: 1, fillColor: "#ffffff", fillOpacity: 0.7, className: "m-area", interactive: false }).addTo(layer);
+  }
+
   // Draw the whole network into ``layer`` (cleared first).
   function drawNetwork(layer, data) {
     layer.clearLayers();
     const hubs = Object.fromEntries(data.hubs.map((h) => [h.id, h]));
     const everything = [...data.hubs.map((h) => ({ lat: h.lat, lng: h.lng })), ...data.orders.map((o) => o.location)];
-    const area = hull(everything);
-    if (area.length) L.polygon(area, { color: "#8795a8", weight: 1, fillColor: "#ffffff", fillOpacity: 0.7, className: "m-area", interactive: false }).addTo(layer);
+    drawArea(layer, everything);
     for (const r of data.routes) {
       const hub = hubs[r.hub_id];
       if (!hub) continue;
@@ -79,5 +84,5 @@ const hfmap = (() => {
     }));
   }
 
-  return { create, colour, fit, drawNetwork, legend, MODE_COLOURS, RISK_COLOURS };
+  return { create, colour, fit, drawArea, drawNetwork, legend, MODE_COLOURS, RISK_COLOURS };
 })();

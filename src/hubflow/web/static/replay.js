@@ -20,8 +20,10 @@
     const latest = new Map();
     for (const e of data.events) { if (new Date(e.at) <= t) latest.set(e.shipment_id, e); }
     layer.clearLayers();
+    hfmap.drawArea(layer, [...data.hubs.map((h) => ({ lat: h.lat, lng: h.lng })), ...data.events.map((e) => e.location)]);
     for (const h of data.hubs) {
-      L.circleMarker([h.lat, h.lng], { radius: 10, color: "#1b1f24", weight: 3, fillColor: "#ffffff", fillOpacity: 1, className: "m-hub" }).bindTooltip(h.name).addTo(layer);
+      L.circleMarker([h.lat, h.lng], { radius: 10, color: "#1b1f24", weight: 3, fillColor: "#ffffff", fillOpacity: 1, className: "m-hub" })
+        .bindTooltip(h.name, { permanent: true, direction: "right", className: "map-label" }).addTo(layer);
     }
     const counts = {};
     for (const e of latest.values()) {
