@@ -17,15 +17,11 @@ from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.events import Event, record
 from hubflow.core.geo import LatLng, haversine_km
-from hubflow.delivery.fleet import Mode, VehicleTypeSpec, spec_for
-from hubflow.delivery.fleet_service import spec_from_row
+from hubflow.delivery.eta import SERVICE_S, route_spec
+from hubflow.delivery.fleet import VehicleTypeSpec
 from hubflow.delivery.model import RouteStatus, ShipmentStatus, StopStatus, check_route
-from hubflow.delivery.store import (
-    route_stops_table,
-    routes_table,
-    vehicle_types_table,
-    vehicles_table,
-)
+from hubflow.delivery.store import route_stops_table, routes_table
+from hubflow.delivery.travel import GreatCircleTravel, TravelProfile
 from hubflow.network.store import hubs_table
 from hubflow.orders.store import shipments_table
 
@@ -64,18 +60,6 @@ def _route(conn: Connection, route_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"route {route_id} not found", code="route_not_found")
     return dict(row._mapping)
-
-
-def _spec(conn: Connection, route: dict[str, Any]) -> VehicleTypeSpec:
-    if route["vehicle_id"] is None:  # a gig courier's own car or bike
-        return spec_for(Mode(route["mode"]))
-    v, t = vehicles_table.c, vehicle_types_table.c
-    row = conn.execute(
-        select(t.mode, t.spec)
-        .join(vehicles_table, v.type_id == t.id)
-        .where(v.id == route["vehicle_id"])
-    ).one()
-    return spec_from_row(row.mode, row.spec)
 
 
 def _take(conn: Connection, route: dict[str, Any], now: datetime) -> None:
@@ -151,7 +135,7 @@ def move_stop(
         select(hubs_table.c.lat, hubs_table.c.lng).where(hubs_table.c.id == dst["hub_id"])
     ).one()
     door = LatLng(stop.lat, stop.lng)
-    spec = _spec(conn, dst)
+    spec = route_spec(conn, dst)
     parcel = Load(1, ship["weight_g"] or 0, ship["volume_cm3"] or 0)
     reach = haversine_km(LatLng(hub.lat, hub.lng), door)
     problems = move_violations(spec, _trip_load(conn, to_route_id, trip), parcel, reach)
@@ -159,17 +143,24 @@ def move_stop(
         raise Conflict(
             "the other route cannot take this stop", code="move_infeasible", details=problems
         )
-    # The new ETA: after the route's last stop (or its start), at the mode's speed.
+    # The new ETA: after the route's last stop (or its start), by the travel model.
     frm = LatLng(last.lat, last.lng) if last is not None else LatLng(hub.lat, hub.lng)
-    km = haversine_km(frm, door) * (1.0 if spec.straight_line else spec.circuity)
-    start = last.eta if last is not None else dst["planned_start"]
-    eta = start + timedelta(hours=km / spec.speed_kmh, minutes=spec.service_minutes)
+    profile = TravelProfile(spec.mode.value, spec.speed_kmh, spec.circuity, spec.straight_line)
+    home = LatLng(hub.lat, hub.lng)
+    _, duration = GreatCircleTravel().matrices([frm, door, home], profile)
+    start = last.eta + timedelta(seconds=SERVICE_S) if last is not None else dst["planned_start"]
+    eta = start + timedelta(seconds=int(duration[0, 1]))
     conn.execute(
         update(route_stops_table)
         .where(st.id == stop_id, st.route_id == route_id, st.status == StopStatus.PLANNED.value)
         .values(route_id=to_route_id, seq=(last.seq + 1) if last else 1, trip=trip,
                 planned_arrival=eta, eta=eta)
     )  # fmt: skip
+    back = eta + timedelta(seconds=SERVICE_S + int(duration[1, 2]))
+    if back > dst["planned_end"]:  # the route now ends later
+        conn.execute(
+            update(routes_table).where(routes_table.c.id == to_route_id).values(planned_end=back)
+        )
     s = shipments_table.c
     res = conn.execute(
         update(shipments_table)

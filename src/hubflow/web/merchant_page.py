@@ -5,11 +5,12 @@ the session (so the API's own checks apply), branding posts a form."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from starlette.concurrency import run_in_threadpool
 
 from hubflow.api.deps import AppState, State
@@ -36,81 +37,72 @@ router = APIRouter(include_in_schema=False)
 Merchant = Annotated[User, Depends(require(WebRole.MERCHANT))]
 
 
-def _read(state: AppState, merchant_id: str, what: str) -> dict[str, Any]:
-    with UnitOfWork(state.engine, readonly=True) as uow:
-        conn = uow.conn
-        if what == "orders":
-            return {"orders": list_orders(conn, merchant_id, limit=200)}
-        if what == "stock":
-            products = {p.id: p for p in list_products(conn, merchant_id, after=None, limit=1000)}
-            hubs = {h["id"]: h["name"] for h in list_hubs(conn)}
-            rows = [
-                {**x, "sku": products[x["product_id"]].sku if x["product_id"] in products else "",
-                 "hub": hubs.get(x["hub_id"], x["hub_id"])}
-                for x in list_positions(conn, merchant_id, limit=1000)
-            ]  # fmt: skip
-            return {"positions": rows}
-        if what == "inbound":
-            a = asns_table.c
-            ids = conn.execute(
-                select(a.id).where(a.merchant_id == merchant_id).order_by(a.created_at.desc())
-            ).scalars()
-            return {"asns": [get_asn(conn, merchant_id, i) for i in ids]}
-        if what == "returns":
-            r = returns_table.c
-            ids = conn.execute(
-                select(r.id).where(r.merchant_id == merchant_id).order_by(r.created_at.desc())
-            ).scalars()
-            return {"returns": [get_return(conn, merchant_id, i) for i in ids]}
-        if what == "keys":
-            return {"keys": list_keys(conn, merchant_id)}
-        if what == "webhooks":
-            return {
-                "endpoints": list_endpoints(conn, merchant_id),
-                "deliveries": list_deliveries(conn, merchant_id, limit=100, newest_first=True),
-            }
-        return {"brand": get_branding(conn, merchant_id)}
+def _orders(conn: Connection, merchant_id: str) -> dict[str, Any]:
+    return {"orders": list_orders(conn, merchant_id, limit=200)}
 
 
-async def _page(request: Request, state: State, user: User, what: str, **extra: Any) -> Response:
-    assert user.merchant_id is not None
-    data = await run_in_threadpool(_read, state, user.merchant_id, what)
-    return page(request, f"merchant_{what}.html", user, **data, **extra)
+def _stock(conn: Connection, merchant_id: str) -> dict[str, Any]:
+    products = {p.id: p.sku for p in list_products(conn, merchant_id, after=None, limit=1000)}
+    hubs = {h["id"]: h["name"] for h in list_hubs(conn)}
+    return {
+        "positions": [
+            {**x, "sku": products.get(x["product_id"], ""), "hub": hubs.get(x["hub_id"], "")}
+            for x in list_positions(conn, merchant_id, limit=1000)
+        ]
+    }
 
 
-@router.get("/merchant")
-async def orders(request: Request, state: State, user: Merchant) -> Response:
-    return await _page(request, state, user, "orders")
+def _inbound(conn: Connection, merchant_id: str) -> dict[str, Any]:
+    a = asns_table.c
+    ids = conn.execute(
+        select(a.id).where(a.merchant_id == merchant_id).order_by(a.created_at.desc())
+    ).scalars()
+    return {"asns": [get_asn(conn, merchant_id, i) for i in ids]}
 
 
-@router.get("/merchant/stock")
-async def stock(request: Request, state: State, user: Merchant) -> Response:
-    return await _page(request, state, user, "stock")
+def _returns(conn: Connection, merchant_id: str) -> dict[str, Any]:
+    r = returns_table.c
+    ids = conn.execute(
+        select(r.id).where(r.merchant_id == merchant_id).order_by(r.created_at.desc())
+    ).scalars()
+    return {"returns": [get_return(conn, merchant_id, i) for i in ids]}
 
 
-@router.get("/merchant/inbound")
-async def inbound(request: Request, state: State, user: Merchant) -> Response:
-    return await _page(request, state, user, "inbound")
+def _webhooks(conn: Connection, merchant_id: str) -> dict[str, Any]:
+    return {
+        "endpoints": list_endpoints(conn, merchant_id),
+        "deliveries": list_deliveries(conn, merchant_id, limit=100, newest_first=True),
+    }
 
 
-@router.get("/merchant/returns")
-async def returns(request: Request, state: State, user: Merchant) -> Response:
-    return await _page(request, state, user, "returns")
+# Each section: its path, its template (merchant_<name>.html) and what it reads, always
+# for the logged-in merchant only.
+SECTIONS: dict[str, tuple[str, Callable[[Connection, str], dict[str, Any]]]] = {
+    "/merchant": ("orders", _orders),
+    "/merchant/stock": ("stock", _stock),
+    "/merchant/inbound": ("inbound", _inbound),
+    "/merchant/returns": ("returns", _returns),
+    "/merchant/keys": ("keys", lambda conn, m: {"keys": list_keys(conn, m)}),
+    "/merchant/webhooks": ("webhooks", _webhooks),
+    "/merchant/branding": ("branding", lambda conn, m: {"brand": get_branding(conn, m)}),
+}
 
 
-@router.get("/merchant/keys")
-async def keys(request: Request, state: State, user: Merchant) -> Response:
-    return await _page(request, state, user, "keys")
+def _section(name: str, read: Callable[[Connection, str], dict[str, Any]]) -> Any:
+    def load(state: AppState, merchant_id: str) -> dict[str, Any]:
+        with UnitOfWork(state.engine, readonly=True) as uow:
+            return read(uow.conn, merchant_id)
+
+    async def view(request: Request, state: State, user: Merchant) -> Response:
+        assert user.merchant_id is not None
+        data = await run_in_threadpool(load, state, user.merchant_id)
+        return page(request, f"merchant_{name}.html", user, **data)
+
+    return view
 
 
-@router.get("/merchant/webhooks")
-async def webhooks(request: Request, state: State, user: Merchant) -> Response:
-    return await _page(request, state, user, "webhooks")
-
-
-@router.get("/merchant/branding")
-async def branding(request: Request, state: State, user: Merchant) -> Response:
-    return await _page(request, state, user, "branding")
+for _path, (_name, _read) in SECTIONS.items():
+    router.add_api_route(_path, _section(_name, _read), methods=["GET"])
 
 
 def _save_brand(state: AppState, merchant_id: str, fields: dict[str, str]) -> None:
