@@ -59,6 +59,12 @@
     $("navigate").href = `geo:${lat},${lng}?q=${lat},${lng}`;
     $("navigate-web").href = stop.navigate;
     const arrived = stop.status === "arrived";
+    // Show only the proofs this parcel needs (all of them if the app was reloaded and
+    // does not know: the API checks anyway).
+    const policy = JSON.parse(sessionStorage.getItem(`proof:${stop.id}`) || "null");
+    for (const box of document.querySelectorAll("[data-proof]")) {
+      box.hidden = Boolean(policy) && !policy[box.dataset.proof];
+    }
     $("arrive").classList.toggle("hidden", arrived);
     $("deliver-form").classList.toggle("hidden", !arrived);
     $("fail-form").classList.toggle("hidden", !arrived);
@@ -102,6 +108,7 @@
   $("arrive").addEventListener("click", () => act(async () => {
     const out = await hf.call("POST", `/v1/routes/${route.id}/stops/${stop.id}/arrive`);
     const p = out.proof, need = [];
+    sessionStorage.setItem(`proof:${stop.id}`, JSON.stringify(p));
     if (p.pin) need.push("the customer's PIN");
     if (p.photo) need.push("a photo");
     if (p.signature) need.push("a signature");
