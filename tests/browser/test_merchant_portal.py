@@ -126,6 +126,14 @@ def test_keys_webhooks_and_branding(site: Site) -> None:
     page.get_by_role("button", name=re.compile(r"^Replay ")).first.click()
     expect(page.locator("#deliveries")).to_contain_text("pending")
 
+    page.goto(f"{site.url}/merchant/inbound")
+    page.get_by_label("Units").fill("12")
+    page.get_by_label("Your reference").fill("PO-9")
+    page.get_by_role("button", name="Send notice").click()
+    expect(page.get_by_role("heading", name="PO-9 · expected")).to_be_visible()
+    shot(page, "merchant-inbound-sent")
+    check_page(page)
+
     page.goto(f"{site.url}/merchant/branding")
     page.get_by_label("Name shown to customers").fill("Le Fournil")
     site.expect_console_error("status of 422")  # the refused colour's page

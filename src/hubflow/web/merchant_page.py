@@ -57,7 +57,12 @@ def _inbound(conn: Connection, merchant_id: str) -> dict[str, Any]:
     ids = conn.execute(
         select(a.id).where(a.merchant_id == merchant_id).order_by(a.created_at.desc())
     ).scalars()
-    return {"asns": [get_asn(conn, merchant_id, i) for i in ids]}
+    products = list_products(conn, merchant_id, after=None, limit=1000)
+    return {
+        "asns": [get_asn(conn, merchant_id, i) for i in ids],
+        "hubs": [h for h in list_hubs(conn) if h["active"]],
+        "products": [{"id": p.id, "sku": p.sku, "name": p.name} for p in products],
+    }
 
 
 def _returns(conn: Connection, merchant_id: str) -> dict[str, Any]:

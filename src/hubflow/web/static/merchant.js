@@ -13,6 +13,10 @@
         if (!v) continue;
         body[field.name] = field.dataset.list !== undefined ? v.split(",").map((x) => x.trim()).filter(Boolean) : v;
       }
+      if (form.dataset.lines !== undefined) {  // one line of an inbound notice
+        body.lines = [{ product_id: body.product_id, quantity: Number(body.quantity) }];
+        delete body.product_id; delete body.quantity;
+      }
       const method = form.dataset.method;
       try {
         const out = await hf.call(method, form.dataset.url, form.dataset.body === "none" ? undefined : body);
