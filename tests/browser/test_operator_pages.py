@@ -31,9 +31,16 @@ def test_dispatch_board_moves_a_stop(site: Site) -> None:
     expect(page.locator("#announce")).to_contain_text("Stop moved")
     expect(car_card.locator("li[data-stop]")).to_have_count(2)
     expect(van_card.locator("li[data-stop]")).to_have_count(1)
-    # The van is full again only if we try: moving both car stops back is refused at two.
     shot(page, "ops-dispatch-moved")
-    assert net.hub
+    check_page(page)
+
+    # The dashboard on a phone: usable at 375 px, the map and queues included.
+    phone = site.login("desk@hubflow.test", phone=True)
+    expect(phone.locator("#kpi-routes_active")).to_have_text("2")
+    expect(phone.locator("path.m-order")).to_have_count(3)
+    expect(phone.locator(f"path.h-{net.hub}")).to_have_count(1)
+    shot(phone, "ops-dashboard-phone")
+    check_page(phone)
 
 
 def test_hub_view_shows_wave_progress_and_replay_slides_through_the_day(site: Site) -> None:

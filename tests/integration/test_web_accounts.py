@@ -210,3 +210,24 @@ def test_cli_creates_a_user(sqlite_engine: Engine, monkeypatch: pytest.MonkeyPat
         input=PASSWORD + "\n",
     )  # fmt: skip
     assert again.exit_code != 0 and "already has an account" in again.output
+
+
+def test_wrong_passwords_lock_the_account_for_a_while(api: Api) -> None:
+    email = _user(api, WebRole.OPERATOR, "o@example.com")
+    form = _csrf(api.client.get("/login").text)
+
+    def attempt(password: str) -> int:
+        r = api.client.post(
+            "/login", data={"email": email, "password": password, "csrf": form},
+            follow_redirects=False,
+        )  # fmt: skip
+        return r.status_code
+
+    assert [attempt("wrong password!") for _ in range(5)] == [401] * 5
+    r = api.client.post("/login", data={"email": email, "password": PASSWORD, "csrf": form})
+    assert r.status_code == 401 and "Too many wrong passwords" in r.text
+    api.clock.advance(timedelta(minutes=16))
+    assert attempt(PASSWORD) == 303
+    with api.engine.connect() as conn:
+        row = conn.execute(select(users_table)).one()
+    assert row.failed_logins == 0 and row.locked_until is None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, case, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubflow.catalog.model import Role
@@ -30,6 +30,7 @@ __all__ = [
 
 SESSION_COOKIE = "hf_session"
 SESSION_TTL = timedelta(hours=12)
+LOCK_AFTER, LOCK_FOR = 5, timedelta(minutes=15)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
 # A hash to compare against when the e-mail is unknown, so a miss costs as much as a hit.
 _DUMMY_HASH = "scrypt$16384$8$1$00000000000000000000000000000000$" + "0" * 64
@@ -120,15 +121,38 @@ def _user(row: Any, csrf: str = "") -> User:
     )  # fmt: skip
 
 
-def log_in(uow: UnitOfWork, email: str, password: str, now: datetime) -> tuple[str, User]:
-    """A new session for these credentials: (cookie token, user with its CSRF token)."""
+def log_in(uow: UnitOfWork, email: str, password: str, now: datetime) -> tuple[str, User] | None:
+    """A new session for these credentials: (cookie token, user with its CSRF token), or
+    ``None`` for a wrong password, counted (the caller commits, then refuses). After
+    LOCK_AFTER wrong passwords in a row the account refuses every password for LOCK_FOR."""
     u = users_table.c
     row = uow.conn.execute(
         select(users_table).where(u.email == email.strip().lower(), u.disabled_at.is_(None))
     ).first()
     ok = verify_password(password, row.password_hash if row else _DUMMY_HASH)
-    if row is None or not ok:
-        raise Unauthorized("wrong e-mail or password", code="bad_credentials")
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        raise Unauthorized(
+            "too many wrong passwords; try again later",
+            code="login_locked",
+            details={"until": row.locked_until.isoformat()},
+        )
+    if row is None:
+        return None
+    if not ok:
+        failed = u.failed_logins + 1
+        uow.conn.execute(
+            update(users_table)
+            .where(u.id == row.id)
+            .values(
+                failed_logins=failed,
+                locked_until=case((failed >= LOCK_AFTER, now + LOCK_FOR), else_=None),
+            )
+        )
+        return None
+    if row.failed_logins:
+        uow.conn.execute(
+            update(users_table).where(u.id == row.id).values(failed_logins=0, locked_until=None)
+        )
     token, csrf = new_token(), new_token()
     uow.conn.execute(
         insert(web_sessions_table).values(

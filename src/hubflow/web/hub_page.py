@@ -174,10 +174,17 @@ def _work(state: AppState, hub_id: str) -> dict[str, Any]:
         waves = conn.execute(
             select(w.id).where(w.hub_id == hub_id, w.status != "done").order_by(w.created_at)
         ).scalars()
-        return {
+        out = {
             "asns": [inbound.get_asn(conn, x.merchant_id, x.id) for x in asns],
             "waves": [outbound.get_wave(conn, i) for i in waves],
         }
+        ids = {ln["product_id"] for a_ in out["asns"] for ln in a_["lines"]} | {
+            p["product_id"] for w_ in out["waves"] for b_ in w_["batches"] for p in b_["picks"]
+        }
+        prod = products_table.c
+        # What is printed on the goods: the SKU, not our id.
+        skus = conn.execute(select(prod.id, prod.sku).where(prod.id.in_(sorted(ids)))).all()
+        return {**out, "skus": {x.id: x.sku for x in skus}}
 
 
 @router.get("/hub/{hub_id}/work.json")

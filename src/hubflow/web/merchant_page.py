@@ -62,6 +62,7 @@ def _inbound(conn: Connection, merchant_id: str) -> dict[str, Any]:
         "asns": [get_asn(conn, merchant_id, i) for i in ids],
         "hubs": [h for h in list_hubs(conn) if h["active"]],
         "products": [{"id": p.id, "sku": p.sku, "name": p.name} for p in products],
+        "skus": {p.id: p.sku for p in products},
     }
 
 

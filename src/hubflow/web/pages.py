@@ -64,7 +64,11 @@ def login_form(request: Request, user: CurrentUser, next: str | None = None) -> 
 
 def _log_in(state: AppState, email: str, password: str) -> tuple[str, User]:
     with UnitOfWork(state.engine) as uow:
-        return log_in(uow, email, password, state.clock.now())
+        out = log_in(uow, email, password, state.clock.now())
+    # Refused after the commit: the wrong password is counted.
+    if out is None:
+        raise Unauthorized("wrong e-mail or password", code="bad_credentials")
+    return out
 
 
 @router.post("/login")
@@ -79,10 +83,15 @@ async def login(
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf)
     try:
         token, user = await run_in_threadpool(_log_in, state, email, password)
-    except Unauthorized:
+    except Unauthorized as exc:
+        error = (
+            "Too many wrong passwords: try again in 15 minutes."
+            if exc.code == "login_locked"
+            else "Wrong e-mail or password."
+        )
         return page(
             request, "login.html", None, csrf=csrf, next=safe_next(next), email=email,
-            error="Wrong e-mail or password.", status_code=401,
+            error=error, status_code=401,
         )  # fmt: skip
     resp = _see_other(safe_next(next) or HOME[user.role])
     set_cookie(request, resp, SESSION_COOKIE, token)

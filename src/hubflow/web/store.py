@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table
 
 from hubflow.core.db import metadata
 from hubflow.core.types import UTCDateTime
@@ -23,6 +23,9 @@ users_table = Table(
     Column("courier_id", String(32), ForeignKey("couriers.id"), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime(), nullable=True),
+    # Wrong passwords in a row; at LOCK_AFTER the account waits until locked_until.
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime(), nullable=True),
 )
 
 # The cookie holds a random token; only its hash is stored, as for API keys.

@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0007
-Create Date: 2026-11-22 23:05:39.221742
+Create Date: 2026-11-22 23:44:41.927337
 """
 
 import sqlalchemy as sa
@@ -43,6 +43,8 @@ def upgrade() -> None:
         sa.Column("courier_id", sa.String(length=32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["courier_id"], ["couriers.id"], name=op.f("fk_users_courier_id_couriers")
         ),

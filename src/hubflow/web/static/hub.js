@@ -6,7 +6,8 @@
   const $ = (id) => document.getElementById(id);
   const hubId = $("hub").dataset.hubId;
   const scan = $("scan");
-  let mode = "receive", work = { asns: [], waves: [] };
+  let mode = "receive", work = { asns: [], waves: [], skus: {} };
+  const sku = (id) => work.skus[id] || id;
   let stowing = null;   // {code, quantity, suggestion} after a product scan in stow mode
   let atBin = null;     // the bin scanned for the next pick
 
@@ -28,13 +29,13 @@
     select($("batch"), work.waves.flatMap((w) => w.batches.map((b) => [`${w.id}#${b.batch}`, `Wave ${w.id.slice(-6)}, list ${b.batch}`])), $("batch").value);
     const a = asn();
     $("receive-lines").tBodies[0].replaceChildren(...(a ? a.lines : []).map((l) => hf.el("tr", {},
-      hf.el("td", { text: l.product_id }), hf.el("td", { text: l.expected }), hf.el("td", { text: l.received }),
+      hf.el("td", { text: sku(l.product_id) }), hf.el("td", { text: l.expected }), hf.el("td", { text: l.received }),
       hf.el("td", { text: l.damaged }), hf.el("td", { text: l.stowed }))));
     $("stow-lines").replaceChildren(...(a ? a.lines.filter((l) => l.at_dock > 0) : []).map((l) =>
-      hf.el("li", { text: `${l.product_id}: ${l.at_dock} at the dock` })));
+      hf.el("li", { text: `${sku(l.product_id)}: ${l.at_dock} at the dock` })));
     const b = batch(), next = nextPick();
     $("picks").replaceChildren(...(b ? b.picks : []).map((p) => hf.el("li", { class: p === next ? "next" : "", "data-task": p.task_id },
-      hf.el("strong", { text: `Bin ${p.bin_code}` }), ` · ${p.picked}/${p.quantity} of ${p.product_id} · tote ${p.tote} · ${p.status}`)));
+      hf.el("strong", { text: `Bin ${p.bin_code}` }), ` · ${p.picked}/${p.quantity} of ${sku(p.product_id)} · tote ${p.tote} · ${p.status}`)));
     if (mode === "receive") prompt(a ? "Scan a product from the delivery" : "No inbound notice is open at this hub");
     if (mode === "stow") prompt(stowing ? `Put ${stowing.quantity} in bin ${stowing.suggestion.bin_code}, then scan the bin` : "Scan a product from the dock");
     if (mode === "pick") {

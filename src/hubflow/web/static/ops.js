@@ -46,7 +46,7 @@
     const rank = { late: 0, at_risk: 1, on_time: 2 };
     const rows = orders.filter((o) => !chosen || o.status === chosen).sort((x, y) => rank[x.risk] - rank[y.risk] || x.deadline.localeCompare(y.deadline));
     $("queue").tBodies[0].replaceChildren(...rows.map((o) => hf.el("tr", { "data-shipment": o.shipment_id },
-      hf.el("td", { text: o.order_id }), hf.el("td", { text: o.merchant }), hf.el("td", { text: o.status.replaceAll("_", " ") }),
+      hf.el("td", {}, hf.el("abbr", { title: o.order_id, text: `…${o.order_id.slice(-8)}` })), hf.el("td", { text: o.merchant }), hf.el("td", { text: o.status.replaceAll("_", " ") }),
       hf.el("td", { text: hf.time(o.eta) }), hf.el("td", { text: hf.time(o.deadline) }),
       hf.el("td", {}, hf.el("span", { class: `badge ${o.risk === "late" ? "late" : o.risk === "at_risk" ? "risk" : "ontime"}`, text: o.risk.replace("_", " ") })))));
   }
