@@ -231,3 +231,29 @@ def test_wrong_passwords_lock_the_account_for_a_while(api: Api) -> None:
     with api.engine.connect() as conn:
         row = conn.execute(select(users_table)).one()
     assert row.failed_logins == 0 and row.locked_until is None
+
+
+def test_branding_is_validated_and_kept_per_merchant(api: Api) -> None:
+    from hubflow.core.errors import InvalidInput
+    from hubflow.web.branding import get_branding, set_branding
+
+    mine, _ = api.merchant("Mine")
+    other, _ = api.merchant("Other")
+    with UnitOfWork(api.engine) as uow:
+        assert get_branding(uow.conn, mine)["display_name"] == "Mine"
+        for logo in ("//evil.example/x.png", "https://evil.example/x.png", "javascript:x"):
+            with pytest.raises(InvalidInput):
+                set_branding(uow.conn, mine, display_name="M", logo_url=logo,
+                             primary_colour="#0b5cad", accent_colour="#0b5cad",
+                             now=api.clock.now())  # fmt: skip
+    for name in ("Le Fournil", "Le Fournil II"):  # the second write updates the first
+        with UnitOfWork(api.engine) as uow:
+            set_branding(uow.conn, mine, display_name=name, logo_url="/static/icon.svg",
+                         primary_colour="#6B1D1D", accent_colour="#0b5cad",
+                         now=api.clock.now())  # fmt: skip
+    with UnitOfWork(api.engine) as uow:
+        got = get_branding(uow.conn, mine)
+        assert (got["display_name"], got["primary_colour"]) == ("Le Fournil II", "#6b1d1d")
+        assert get_branding(uow.conn, other)["display_name"] == "Other"
+    css = api.client.get(f"/brand/{mine}.css")
+    assert css.status_code == 200 and "--brand: #6b1d1d" in css.text

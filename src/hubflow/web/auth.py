@@ -19,7 +19,6 @@ __all__ = [
     "LOGIN_CSRF_COOKIE",
     "CurrentUser",
     "LoginRequired",
-    "PageForbidden",
     "check_csrf",
     "current_user",
     "require",
@@ -35,10 +34,6 @@ class LoginRequired(Exception):
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
         self.next_path = next_path
-
-
-class PageForbidden(Forbidden):
-    """A 403 shown as a page to a browser and as the error JSON to a script."""
 
 
 def _lookup(state: AppState, token: str) -> User | None:
@@ -63,7 +58,7 @@ def require(*roles: WebRole) -> Callable[..., Coroutine[Any, Any, User]]:
         if user is None:
             raise LoginRequired(request.url.path)
         if user.role not in roles:
-            raise PageForbidden(
+            raise Forbidden(
                 f"this page is for {', '.join(r.value for r in roles)} accounts",
                 code="role_forbidden",
             )
@@ -74,7 +69,7 @@ def require(*roles: WebRole) -> Callable[..., Coroutine[Any, Any, User]]:
 
 def check_csrf(expected: str, sent: str | None) -> None:
     if not expected or not sent or not hmac.compare_digest(expected.encode(), sent.encode()):
-        raise PageForbidden("the form is stale or forged; reload the page", code="csrf_failed")
+        raise Forbidden("the form is stale or forged; reload the page", code="csrf_failed")
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str) -> None:

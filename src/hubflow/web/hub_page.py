@@ -20,14 +20,14 @@ from hubflow.api.retries import OptionalIdempotencyKey, run_once
 from hubflow.api.schemas import RefId, Strict, text
 from hubflow.catalog.store import products_table
 from hubflow.core.db import UnitOfWork
-from hubflow.core.errors import NotFound
+from hubflow.core.errors import Forbidden, NotFound
 from hubflow.core.ids import is_valid_id
 from hubflow.fulfillment import inbound, outbound
 from hubflow.fulfillment.store import asns_table, pick_tasks_table, waves_table
 from hubflow.network.store import get_hub
 from hubflow.orders.store import shipments_table
 from hubflow.web.accounts import User
-from hubflow.web.auth import PageForbidden, check_csrf, require
+from hubflow.web.auth import check_csrf, require
 from hubflow.web.model import WebRole
 from hubflow.web.ops_data import list_hubs
 from hubflow.web.render import page, secure_headers
@@ -72,7 +72,7 @@ class PackIn(Strict):
 
 def _at_hub(user: User, hub_id: str) -> None:
     if user.role is WebRole.HUB_STAFF and user.hub_id != hub_id:
-        raise PageForbidden("you work at another hub", code="other_hub")
+        raise Forbidden("you work at another hub", code="other_hub")
 
 
 async def staff_at(user: Staff, hub_id: HubId, x_csrf_token: Annotated[str, Header()] = "") -> User:

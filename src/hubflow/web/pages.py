@@ -6,7 +6,7 @@ from typing import Annotated
 
 import xstatic.pkg.leaflet as leaflet_pkg
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +18,6 @@ from hubflow.web.auth import (
     LOGIN_CSRF_COOKIE,
     CurrentUser,
     LoginRequired,
-    PageForbidden,
     check_csrf,
     login_csrf,
     set_cookie,
@@ -145,13 +144,14 @@ def install(app: FastAPI) -> None:
     async def to_login(_: Request, exc: LoginRequired) -> Response:
         return _see_other(f"/login?next={exc.next_path}")
 
-    @app.exception_handler(PageForbidden)
-    async def forbidden(request: Request, exc: HubflowError) -> Response:
-        if not _wants_html(request):
-            from fastapi.responses import JSONResponse
+    # Errors on pages are pages: a browser asking for HTML outside /v1 gets the error page
+    # (a forbidden role, a stale form, an unknown tracking link); scripts get the JSON.
+    titles = {401: "Please log in again", 403: "Not for this account", 404: "Not found"}
 
+    @app.exception_handler(HubflowError)
+    async def page_error(request: Request, exc: HubflowError) -> Response:
+        if not _wants_html(request):
             return JSONResponse(exc.to_json(), status_code=exc.status_code)
-        return page(
-            request, "error.html", None, title="Not for this account", message=exc.message,
-            status_code=403,
-        )  # fmt: skip
+        title = titles.get(exc.status_code, "Something is not right")
+        return page(request, "error.html", None, title=title, message=exc.message,
+                    status_code=exc.status_code)  # fmt: skip
