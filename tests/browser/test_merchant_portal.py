@@ -69,6 +69,8 @@ def test_a_merchant_sees_only_its_own_orders(site: Site) -> None:
     # Pages of other roles are closed to a merchant.
     page.goto(f"{site.url}/ops")
     expect(page.locator("h1")).to_have_text("Not for this account")
+    shot(page, "error-not-for-this-account")
+    check_page(page)
 
     for path, name in [
         ("/merchant/stock", "merchant-stock"),

@@ -66,6 +66,11 @@ def test_hub_view_shows_wave_progress_and_replay_slides_through_the_day(site: Si
     shot(page, "ops-hub-waves")
     check_page(page)
 
+    page.get_by_role("link", name="Hub screens").click()
+    expect(page.get_by_role("heading", name="Which hub?")).to_be_visible()
+    shot(page, "hub-picker")
+    check_page(page)
+
     page.get_by_role("link", name="Replay").click()
     expect(page.locator("body")).to_have_attribute("data-loaded", "true")
     page.get_by_label("Time of day").fill("600")  # 10:00 UTC: before the order
