@@ -9,14 +9,17 @@ from datetime import timedelta
 from playwright.sync_api import expect
 
 from hubflow.web.model import WebRole
+from tests import fleet
 from tests.browser.a11y import check_page
 from tests.browser.conftest import Site, shot
 from tests.integration.test_hub_operations import _hub, _receive_and_stow
 from tests.integration.test_move_stop import _routes
 
 
-def test_dispatch_board_moves_a_stop(site: Site) -> None:
+def test_dispatch_board_moves_a_stop_and_reassigns_a_route(site: Site) -> None:
     net, van, car = _routes(site.api)
+    spare_van = fleet.vehicle(site.api, net, "van", name="spare van")
+    fleet.courier(site.api, net, "employee", vehicle_id=spare_van, name="Driver C")
     page = site.login(site.user(WebRole.OPERATOR, "desk@hubflow.test"), next_path="/ops/dispatch")
     expect(page).to_have_url(re.compile(r"/ops/dispatch$"))
     van_card = page.locator(f"section[data-route='{van['id']}']")
@@ -33,6 +36,10 @@ def test_dispatch_board_moves_a_stop(site: Site) -> None:
     expect(van_card.locator("li[data-stop]")).to_have_count(1)
     shot(page, "ops-dispatch-moved")
     check_page(page)
+    van_card.get_by_label("Give the route to").select_option(label="Driver C")
+    van_card.get_by_role("button", name="Reassign").click()
+    expect(page.locator("#announce")).to_have_text("Route reassigned")
+    expect(van_card.get_by_role("heading")).to_contain_text("Driver C")
 
     # The dashboard on a phone: usable at 375 px, the map and queues included.
     phone = site.login("desk@hubflow.test", phone=True)

@@ -120,3 +120,40 @@ def test_departed_routes_and_bad_requests_are_refused(api: Api) -> None:
     assert r.status_code == 403
     r = _move(api, van["id"], stop, "rte_01JAAAAAAAAAAAAAAAAAAAAAAA")
     assert r.status_code == 404 and r.json()["error"]["code"] == "route_not_found"
+
+
+def _reassign(api: Api, route: str, courier: str) -> Any:
+    return api.client.post(
+        f"/v1/routes/{route}/reassign", json={"courier_id": courier}, headers=api.op
+    )
+
+
+def test_reassign_an_own_fleet_route_to_another_employee(api: Api) -> None:
+    net, van, car = _routes(api)
+    other_van = fleet.vehicle(api, net, "van", name="spare van")
+    spare = fleet.courier(api, net, "employee", vehicle_id=other_van, name="Driver C")
+    short = fleet.courier(api, net, "employee", vehicle_id=other_van, name="Driver D", hours=0.1)
+    r = _reassign(api, van["id"], spare)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"route_id": van["id"], "courier_id": spare, "previous": van["courier_id"]}
+    mine = api.client.get(f"/v1/couriers/{spare}/routes", headers=net.couriers[spare]).json()
+    assert [x["id"] for x in mine["data"]] == [van["id"]]
+    before = van["courier_id"]
+    theirs = api.client.get(f"/v1/couriers/{before}/routes", headers=net.couriers[before])
+    assert theirs.json()["data"] == []
+    refusals = [
+        (_reassign(api, van["id"], spare), 422, "same_courier"),
+        (_reassign(api, van["id"], short), 409, "no_shift"),
+        (_reassign(api, van["id"], car["courier_id"]), 409, "not_eligible"),
+        (_reassign(api, car["id"], before), 409, "gig_route"),
+        (_reassign(api, van["id"], "cou_01JAAAAAAAAAAAAAAAAAAAAAAA"), 404, "courier_not_found"),
+    ]
+    for r, status, code in refusals:
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), r.text
+    # Back to the first driver, who loads and leaves: then it no longer changes hands.
+    assert _reassign(api, van["id"], before).status_code == 200
+    ch = net.couriers[before]
+    assert api.client.post(f"/v1/couriers/{before}/shift/start", headers=ch).is_success
+    assert api.client.post(f"/v1/routes/{van['id']}/pickup", headers=ch).status_code == 200
+    r = _reassign(api, van["id"], spare)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "route_not_movable"

@@ -15,7 +15,7 @@ from hubflow.core.db import UnitOfWork
 from hubflow.delivery import shipments as svc
 from hubflow.delivery.carriers import hand_over
 from hubflow.delivery.dispatch import DispatchConfig, run_epoch
-from hubflow.delivery.replan import move_stop
+from hubflow.delivery.replan import move_stop, reassign_route
 from hubflow.delivery.store import dispatch_runs_table, routes_table
 from hubflow.delivery.tracking import tracking_view
 
@@ -43,6 +43,10 @@ class HandoffIn(Strict):
 
 class MoveStopIn(Strict):
     to_route_id: RefId
+
+
+class ReassignIn(Strict):
+    courier_id: RefId
 
 
 class TrackingOut(BaseModel):
@@ -127,6 +131,16 @@ def post_move_stop(
         out = move_stop(uow, route_id, stop_id, body.to_route_id, state.clock.now())
     state.poke_relay()
     return out
+
+
+@router.post("/routes/{route_id}/reassign")
+def post_reassign(
+    route_id: PathId, body: ReassignIn, state: State, _: OperatorCaller
+) -> dict[str, Any]:
+    """Give an own-fleet route that has not left to another employee of its hub (with a
+    shift covering it and no other route at that time)."""
+    with UnitOfWork(state.engine) as uow:
+        return reassign_route(uow, route_id, body.courier_id, state.clock.now())
 
 
 @router.post("/shipments/{shipment_id}/packed")

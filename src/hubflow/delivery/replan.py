@@ -1,8 +1,8 @@
 """The dispatcher's hand on a plan: move a planned stop to another route of the same
-hub before either leaves. The planner's rules that a move can break (what the vehicle
-carries, how far it may go, what one parcel may weigh) are checked first; both routes
-are taken by a conditional UPDATE on their version, in id order, so two desks moving
-stops at once cannot both win."""
+hub before either leaves, or give a route to another courier. The planner's rules that
+a move can break (what the vehicle carries, how far it may go, what one parcel may
+weigh) are checked first; both routes are taken by a conditional UPDATE on their
+version, in id order, so two desks moving stops at once cannot both win."""
 
 from __future__ import annotations
 
@@ -20,12 +20,12 @@ from hubflow.core.geo import LatLng, haversine_km
 from hubflow.delivery.eta import SERVICE_S, route_spec
 from hubflow.delivery.fleet import VehicleTypeSpec
 from hubflow.delivery.model import RouteStatus, ShipmentStatus, StopStatus, check_route
-from hubflow.delivery.store import route_stops_table, routes_table
+from hubflow.delivery.store import couriers_table, route_stops_table, routes_table, shifts_table
 from hubflow.delivery.travel import GreatCircleTravel, TravelProfile
 from hubflow.network.store import hubs_table
 from hubflow.orders.store import shipments_table
 
-__all__ = ["Load", "move_stop", "move_violations"]
+__all__ = ["Load", "move_stop", "move_violations", "reassign_route"]
 
 MOVABLE = (RouteStatus.PLANNED.value, RouteStatus.ACCEPTED.value)
 
@@ -185,3 +185,65 @@ def move_stop(
         now,
     )  # fmt: skip
     return {"stop_id": stop_id, "route_id": to_route_id, "eta": iso_z(eta), "trip": trip}
+
+
+def reassign_route(
+    uow: UnitOfWork, route_id: str, courier_id: str, now: datetime
+) -> dict[str, Any]:
+    """Give an own-fleet route that has not left to another employee of its hub, who must
+    have a shift covering it and no other route at the same time. The courier's row is
+    taken by a conditional UPDATE (its version), so two desks cannot both give that
+    courier overlapping routes."""
+    conn = uow.conn
+    route = _route(conn, route_id)
+    if route["status"] not in MOVABLE:
+        raise Conflict(
+            f"the route is {route['status']}: only planned or accepted routes change hands",
+            code="route_not_movable",
+        )
+    if route["vehicle_id"] is None:
+        raise Conflict(
+            "a gig courier's route goes back through an offer, not a reassignment",
+            code="gig_route",
+        )
+    c = couriers_table.c
+    courier = conn.execute(select(couriers_table).where(c.id == courier_id)).first()
+    if courier is None:
+        raise NotFound(f"courier {courier_id} not found", code="courier_not_found")
+    if courier.id == route["courier_id"]:
+        raise InvalidInput("the route is already this courier's", code="same_courier")
+    if courier.kind != "employee" or courier.hub_id != route["hub_id"]:
+        raise Conflict("only an employee of the route's hub can take it", code="not_eligible")
+    start, end = route["planned_start"], route["planned_end"]
+    sh = shifts_table.c
+    shift = conn.execute(
+        select(sh.id).where(
+            sh.courier_id == courier_id, sh.starts_at <= start, sh.ends_at >= end,
+            sh.ended_at.is_(None),
+        )
+    ).first()  # fmt: skip
+    if shift is None:
+        raise Conflict("the courier has no shift covering the route", code="no_shift")
+    r = routes_table.c
+    busy = conn.execute(
+        select(r.id).where(
+            r.courier_id == courier_id, r.status.in_([*MOVABLE, RouteStatus.STARTED.value]),
+            r.planned_start < end, r.planned_end > start,
+        )
+    ).first()  # fmt: skip
+    if busy is not None:
+        raise Conflict(
+            "the courier has another route at that time",
+            code="courier_busy",
+            details={"route_id": busy.id},
+        )
+    taken = conn.execute(
+        update(couriers_table)
+        .where(c.id == courier_id, c.version == courier.version)
+        .values(version=c.version + 1)
+    )
+    if taken.rowcount != 1:
+        raise Conflict("the courier changed meanwhile; try again", code="concurrent_update")
+    _take(conn, route, now)
+    conn.execute(update(routes_table).where(r.id == route_id).values(courier_id=courier_id))
+    return {"route_id": route_id, "courier_id": courier_id, "previous": route["courier_id"]}

@@ -36,10 +36,28 @@
         }
         return li;
       });
-      return hf.el("section", { class: "card", "data-route": r.id, "aria-label": `Route ${r.id}` },
+      const card = hf.el("section", { class: "card", "data-route": r.id, "aria-label": `Route ${r.id}` },
         hf.el("h2", { text: `${r.mode.replace("_", " ")} · ${who(r, data)}` }),
-        hf.el("p", { class: "muted", text: `${hubs[r.hub_id] ? hubs[r.hub_id].name : r.hub_id} · ${r.status} · ${hf.time(r.planned_start)}–${hf.time(r.planned_end)} · ${(r.distance_m / 1000).toFixed(1)} km` }),
-        hf.el("ol", { class: "stops" }, ...items));
+        hf.el("p", { class: "muted", text: `${hubs[r.hub_id] ? hubs[r.hub_id].name : r.hub_id} · ${r.status} · ${hf.time(r.planned_start)}–${hf.time(r.planned_end)} · ${(r.distance_m / 1000).toFixed(1)} km` }));
+      const drivers = data.couriers.filter((c) => c.kind === "employee" && c.hub_id === r.hub_id && c.id !== r.courier_id);
+      if (MOVABLE.has(r.status) && r.vehicle_id && drivers.length) {
+        const id = `reassign-${r.id}`;
+        const sel = hf.el("select", { id }, ...drivers.map((c) => hf.el("option", { value: c.id, text: c.name })));
+        const form = hf.el("form", { class: "row reassign" },
+          hf.el("div", {}, hf.el("label", { for: id, text: "Give the route to" }), sel),
+          hf.el("button", { type: "submit", text: "Reassign" }));
+        form.addEventListener("submit", async (e) => {
+          e.preventDefault();
+          try {
+            await hf.call("POST", `/v1/routes/${r.id}/reassign`, { courier_id: sel.value });
+            hf.announce("Route reassigned");
+          } catch (err) { hf.announce(`Not reassigned: ${err.message}`, true); }
+          await refresh();
+        });
+        card.append(form);
+      }
+      card.append(hf.el("ol", { class: "stops" }, ...items));
+      return card;
     }));
   }
 
