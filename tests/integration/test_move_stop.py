@@ -4,6 +4,7 @@ departed one, and a route left without stops is cancelled."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -157,3 +158,27 @@ def test_reassign_an_own_fleet_route_to_another_employee(api: Api) -> None:
     assert api.client.post(f"/v1/routes/{van['id']}/pickup", headers=ch).status_code == 200
     r = _reassign(api, van["id"], spare)
     assert r.status_code == 409 and r.json()["error"]["code"] == "route_not_movable"
+
+
+def test_a_driver_busy_at_that_time_is_refused(api: Api) -> None:
+    from sqlalchemy import insert
+
+    from hubflow.core.db import UnitOfWork
+    from hubflow.core.ids import new_id
+    from hubflow.delivery.store import routes_table
+
+    net, van, _ = _routes(api)
+    other_van = fleet.vehicle(api, net, "van", name="spare van")
+    spare = fleet.courier(api, net, "employee", vehicle_id=other_van, name="Driver C")
+    now = api.clock.now()
+    with UnitOfWork(api.engine) as uow:  # the driver's own route, overlapping the van's
+        uow.conn.execute(
+            insert(routes_table).values(
+                id=new_id("rte"), region="default", hub_id=net.hub, mode="van",
+                vehicle_id=other_van, courier_id=spare, status="planned",
+                planned_start=now, planned_end=now + timedelta(hours=1), distance_m=1000,
+                cost=100, version=1, created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    r = _reassign(api, van["id"], spare)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "courier_busy", r.text
