@@ -21,6 +21,7 @@ __all__ = [
     "LoginRequired",
     "check_csrf",
     "current_user",
+    "login_csrf",
     "require",
     "set_cookie",
 ]

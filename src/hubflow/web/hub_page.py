@@ -89,7 +89,7 @@ def _json(data: Any) -> JSONResponse:
     return secure_headers(JSONResponse(data))
 
 
-def _owned(conn: Connection, hub_id: str, what: str, found: Any) -> None:
+def _owned(hub_id: str, what: str, found: Any) -> None:
     if found != hub_id:  # someone else's hub looks the same as a missing one
         raise NotFound(f"no such {what} at this hub", code=f"{what}_not_found")
 
@@ -97,7 +97,7 @@ def _owned(conn: Connection, hub_id: str, what: str, found: Any) -> None:
 def _asn_merchant(conn: Connection, hub_id: str, asn_id: str) -> str:
     a = asns_table.c
     row = conn.execute(select(a.hub_id, a.merchant_id).where(a.id == asn_id)).first()
-    _owned(conn, hub_id, "notice", row.hub_id if row else None)
+    _owned(hub_id, "notice", row.hub_id if row else None)
     assert row is not None
     return str(row.merchant_id)
 
@@ -244,7 +244,7 @@ def pick(
 
     def act(uow: UnitOfWork) -> dict[str, Any]:
         found, task = _task_hub(uow.conn, body.task_id)
-        _owned(uow.conn, hub_id, "task", found)
+        _owned(hub_id, "task", found)
         ship = uow.conn.execute(
             select(shipments_table.c.merchant_id).where(shipments_table.c.id == task.shipment_id)
         ).scalar_one()
@@ -262,7 +262,7 @@ def short(
     now = state.clock.now()
 
     def act(uow: UnitOfWork) -> dict[str, Any]:
-        _owned(uow.conn, hub_id, "task", _task_hub(uow.conn, body.task_id)[0])
+        _owned(hub_id, "task", _task_hub(uow.conn, body.task_id)[0])
         return outbound.report_short(uow, body.task_id, body.found, now)
 
     return _act(state, hub_id, key, f"/hub/{hub_id}/short", body, response, act)
@@ -281,7 +281,7 @@ def pack(
     def act(uow: UnitOfWork) -> dict[str, Any]:
         s = shipments_table.c
         found = uow.conn.execute(select(s.hub_id).where(s.id == body.code)).scalar()
-        _owned(uow.conn, hub_id, "parcel", found)
+        _owned(hub_id, "parcel", found)
         return pack_shipment(uow, body.code, now)
 
     return _act(state, hub_id, key, f"/hub/{hub_id}/pack", body, response, act)
