@@ -68,6 +68,10 @@ def test_dashboard_counts_and_flags_late_orders(api: Api) -> None:
     assert [v["mode"] for v in live["vehicles"]] == ["van"]
     assert live["hubs"][0]["id"] == net.hub
     assert sum(live["series"]["orders_per_hour"]) == 1
+    # Polling an unchanged network costs a 304.
+    etag = api.client.get("/ops/live.json").headers["etag"]
+    again = api.client.get("/ops/live.json", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
     # Past its window (eight hours by default) and still not delivered: late.
     api.clock.advance(timedelta(hours=9))
     live = api.client.get("/ops/live.json").json()

@@ -136,7 +136,6 @@ def live_network(conn: Connection, now: datetime, cfg: DispatchConfig) -> dict[s
     for x in orders:
         by_state[x["status"]] += 1
     return {
-        "now": iso_z(now),
         "hubs": list_hubs(conn),
         "vehicles": _vehicles(conn),
         "couriers": couriers,
