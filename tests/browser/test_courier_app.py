@@ -74,3 +74,29 @@ def test_deliver_with_photo_and_signature_then_fail_one(site: Site, tmp_path: ob
     app.get_by_role("button", name="End shift").click()
     expect(app.locator("#shift-state")).to_have_text("You are off shift.")
     shot(app, "courier-route-finished")
+
+
+def test_a_gig_courier_accepts_an_offer(site: Site) -> None:
+    from hubflow.core.settings import Settings
+    from hubflow.delivery.dispatch import DispatchConfig, run_epoch
+
+    api = site.api
+    net = fleet.network(api)
+    gig = fleet.courier(api, net, "gig", mode="car", name="Gil Gig", start=True)
+    body = api.order_body([(net.product, 1)], lat=47.5, lng=-122.25)
+    r = api.client.post("/v1/orders", json=body, headers={**net.mh, "Idempotency-Key": "g1"})
+    assert r.status_code == 201, r.text
+    ship = r.json()["shipments"][0]["id"]
+    assert api.client.post(f"/v1/shipments/{ship}/packed", json={}, headers=api.op).is_success
+    settings = Settings(dispatch_time_limit_s=0.5, dispatch_window_s=1200, dispatch_handling_s=0)
+    run = run_epoch(api.engine, "default", api.clock.now(), DispatchConfig.from_settings(settings))
+    assert run.as_json()["offered"] == 1, run.as_json()
+    app = site.login(site.user(WebRole.COURIER, "gil@hubflow.test", courier_id=gig), phone=True)
+    expect(app.locator("#offers li")).to_have_count(1)
+    expect(app.locator("#offers")).to_contain_text("1 stop(s)")
+    shot(app, "courier-offer")
+    app.get_by_role("button", name="Accept").click()
+    expect(app.locator("#announce")).to_have_text("Offer accepted")
+    expect(app.locator("#offers-box")).to_be_hidden()
+    expect(app.locator("#route-summary")).to_contain_text("car from Seattle FC: 0 of 1 stops")
+    expect(app.get_by_role("button", name="Load parcels and leave")).to_be_visible()
