@@ -152,6 +152,60 @@ def merchants_list() -> None:
 
 
 @main.group()
+def users() -> None:
+    """People who log in to the pages: operators, merchants' staff, hub staff, couriers."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["operator", "merchant", "hub_staff", "courier"]),
+)
+@click.option("--name", default="", help="shown in the pages (default: the e-mail)")
+@click.option("--merchant", "merchant_id", default=None, help="merchant accounts: mer_...")
+@click.option("--hub", "hub_id", default=None, help="hub staff: the hub they work at")
+@click.option("--courier", "courier_id", default=None, help="courier accounts: cou_...")
+@click.option(
+    "--password-stdin", is_flag=True, help="read the password from standard input (scripts)"
+)
+def users_create(
+    email: str,
+    role: str,
+    name: str,
+    merchant_id: str | None,
+    hub_id: str | None,
+    courier_id: str | None,
+    password_stdin: bool,
+) -> None:
+    """Create a login (the password is asked for, or read from stdin)."""
+    from hubflow.core.clock import SystemClock
+    from hubflow.core.db import UnitOfWork
+    from hubflow.core.errors import HubflowError
+    from hubflow.web.accounts import create_user
+    from hubflow.web.model import WebRole
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    engine = _engine(Settings())
+    try:
+        with UnitOfWork(engine) as uow:
+            user = create_user(
+                uow, email=email, name=name, password=password, role=WebRole(role),
+                now=SystemClock().now(), merchant_id=merchant_id, hub_id=hub_id,
+                courier_id=courier_id,
+            )  # fmt: skip
+    except HubflowError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"user {user.id} ({user.email}, {user.role.value})")
+
+
+@main.group()
 def keys() -> None:
     """API keys."""
 

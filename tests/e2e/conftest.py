@@ -8,7 +8,6 @@ and answers with a status chosen per request by a test-supplied policy.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,11 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-import uvicorn
 
 from hubflow.api.app import create_app
 from hubflow.core.settings import Settings
 from tests.conftest import Api
+from tests.serving import serve
 
 
 @dataclass
@@ -36,29 +35,8 @@ class LiveServer:
 @pytest.fixture
 def live(api: Api) -> Iterator[LiveServer]:
     app = create_app(Settings(), engine=api.engine, clock=api.clock, run_relay=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", api)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serve(app) as url:
+        yield LiveServer(url, api)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def import_tables() -> None:
     import hubflow.orders.store
     import hubflow.promise.store
     import hubflow.returns.store
+    import hubflow.web.store
     import hubflow.webhooks.store  # noqa: F401
 
 
@@ -237,6 +238,10 @@ def create_app(
         returns_router,
     ):
         app.include_router(router)
+
+    from hubflow.web.pages import install as install_pages
+
+    install_pages(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Forbidden, NotFound, Unauthorized
 from hubflow.core.ids import is_valid_id
 from hubflow.core.settings import Settings
+from hubflow.web.accounts import SESSION_COOKIE, session_user
 
 __all__ = [
     "AnyCaller",
@@ -77,10 +79,36 @@ def _authenticate(state: AppState, secret: str) -> Principal:
         return authenticate(uow.conn, secret, state.clock.now())
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _session_principal(state: AppState, request: Request, token: str) -> Principal:
+    """The person logged in to the browser pages, for the JSON calls those pages make.
+    A call that changes anything must carry the session's CSRF token in a header, which
+    another site's form or script cannot read or send."""
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        user = session_user(uow.conn, token, state.clock.now())
+    if user is None:
+        raise Unauthorized("the session has expired; log in again", code="session_expired")
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
+            raise Forbidden("send the page's CSRF token in X-CSRF-Token", code="csrf_failed")
+    principal = user.principal()
+    if principal is None:
+        raise Forbidden("this account works on the hub screens only", code="role_forbidden")
+    return principal
+
+
 def _caller(
     state: State,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    # An API key always wins; the session cookie counts only when no key is sent.
+    token = request.cookies.get(SESSION_COOKIE) if credentials is None else None
+    if token:
+        return _session_principal(state, request, token)
     return _authenticate(state, _secret(credentials))
 
 
@@ -137,12 +165,17 @@ class Authorized:
 
 async def _merchant_rechecked(
     state: State,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     on_behalf_of: OnBehalfOf = None,
 ) -> Authorized:
     """``_merchant`` for hot endpoints: a merchant key this process has seen valid costs
     no thread hop and no connection here; the endpoint reads the key again in its own
     transaction, so a revocation (by any process) still takes effect at once."""
+    token = request.cookies.get(SESSION_COOKIE) if credentials is None else None
+    if token:
+        by_session = await run_in_threadpool(_session_principal, state, request, token)
+        return Authorized(await _merchant(state, by_session, on_behalf_of))
     secret = _secret(credentials)
     key_hash = hash_key(secret)
     seen = state.seen_keys.get(key_hash)

@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from hubflow.api.deps import MerchantCaller, OperatorCaller, State
-from hubflow.api.schemas import PathId, Strict, text
+from hubflow.api.schemas import PathId, RefId, Strict, text
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.delivery import shipments as svc
 from hubflow.delivery.carriers import hand_over
 from hubflow.delivery.dispatch import DispatchConfig, run_epoch
+from hubflow.delivery.replan import move_stop, reassign_route
 from hubflow.delivery.store import dispatch_runs_table, routes_table
 from hubflow.delivery.tracking import tracking_view
 
@@ -38,6 +39,14 @@ class PackedIn(Strict):
 
 class HandoffIn(Strict):
     tracking_number: text(64)  # type: ignore[valid-type]
+
+
+class MoveStopIn(Strict):
+    to_route_id: RefId
+
+
+class ReassignIn(Strict):
+    courier_id: RefId
 
 
 class TrackingOut(BaseModel):
@@ -110,6 +119,28 @@ def get_routes(
             for x in rows
         ]
     }  # fmt: skip
+
+
+@router.post("/routes/{route_id}/stops/{stop_id}/move")
+def post_move_stop(
+    route_id: PathId, stop_id: PathId, body: MoveStopIn, state: State, _: OperatorCaller
+) -> dict[str, Any]:
+    """Move a planned stop to another planned route of the same hub (the dispatch
+    board); refused when the other vehicle cannot carry or reach it."""
+    with UnitOfWork(state.engine) as uow:
+        out = move_stop(uow, route_id, stop_id, body.to_route_id, state.clock.now())
+    state.poke_relay()
+    return out
+
+
+@router.post("/routes/{route_id}/reassign")
+def post_reassign(
+    route_id: PathId, body: ReassignIn, state: State, _: OperatorCaller
+) -> dict[str, Any]:
+    """Give an own-fleet route that has not left to another employee of its hub (with a
+    shift covering it and no other route at that time)."""
+    with UnitOfWork(state.engine) as uow:
+        return reassign_route(uow, route_id, body.courier_id, state.clock.now())
 
 
 @router.post("/shipments/{shipment_id}/packed")

@@ -30,7 +30,15 @@ from hubflow.network.model import Hub
 from hubflow.network.store import hub_from_row, hubs_table
 from hubflow.orders.store import orders_table, shipments_table
 
-__all__ = ["Carrier", "Free", "Parcel", "Snapshot", "UnderWay", "read_snapshot"]
+__all__ = [
+    "Carrier",
+    "Free",
+    "Parcel",
+    "Snapshot",
+    "UnderWay",
+    "delivery_window",
+    "read_snapshot",
+]
 
 HORIZON = timedelta(hours=12)  # how far ahead shifts and parcels are planned
 DEFAULT_DIMS = (300, 200, 150)
@@ -195,9 +203,10 @@ def destination(row: Any) -> LatLng:
     return LatLng(row.lat, row.lng)
 
 
-def _window(
+def delivery_window(
     order_promise: dict[str, Any] | None, created: datetime, cfg: Any
 ) -> tuple[datetime, datetime]:
+    """When a parcel may arrive: its promise's window, else the default from its order time."""
     window = (order_promise or {}).get("window")
     if window:
         return datetime.fromisoformat(window["from"]), datetime.fromisoformat(window["to"])
@@ -241,7 +250,9 @@ def _parcels(
         pickup = x.direction == "return"
         # A return's pickup runs from when it was booked, not from the order's promise.
         window = (
-            _window(None, x.created_at, cfg) if pickup else _window(x.promise, x.ordered_at, cfg)
+            delivery_window(None, x.created_at, cfg)
+            if pickup
+            else delivery_window(x.promise, x.ordered_at, cfg)
         )
         if window[0] > now + HORIZON:
             continue
@@ -459,7 +470,7 @@ def _on_board(
             dims_mm=tuple(x.dims_mm or DEFAULT_DIMS),
             ready_at=now,
             packed=True,
-            window=_window(x.promise, x.ordered_at, cfg),
+            window=delivery_window(x.promise, x.ordered_at, cfg),
             service_extra_s=0,
         )
     return out
@@ -488,7 +499,7 @@ def _recent(
             counts[x.hub_id] = counts.get(x.hub_id, 0) + 1
         mine = recent.setdefault(x.hub_id, [])
         if len(mine) < RECENT_PER_HUB:
-            start, end = _window(x.promise, x.created_at, cfg)
+            start, end = delivery_window(x.promise, x.created_at, cfg)
             opens = max(0, int((start - x.created_at).total_seconds()))
             mine.append(Recent(LatLng(x.lat, x.lng), opens, int((end - start).total_seconds())))
     rate = {h: n / RATE_WINDOW.total_seconds() for h, n in counts.items()}

@@ -93,6 +93,16 @@ def delete_endpoint(endpoint_id: PathId, state: State, caller: MerchantCaller) -
         service.delete_endpoint(uow, caller.merchant_id, endpoint_id)
 
 
+@router.post("/endpoints/{endpoint_id}/test", status_code=201, response_model=DeliveryOut)
+def post_test(endpoint_id: PathId, state: State, caller: MerchantCaller) -> dict[str, Any]:
+    """Send a ``webhook.test`` event to this endpoint now (it shows in the delivery log)."""
+    assert caller.merchant_id is not None
+    with UnitOfWork(state.engine) as uow:
+        out = service.send_test(uow, caller.merchant_id, endpoint_id, state.clock.now())
+    state.poke_relay()
+    return out
+
+
 @router.get("/deliveries", response_model=Page[DeliveryOut])
 def get_deliveries(
     state: State,

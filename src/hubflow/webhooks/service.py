@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, NotFound
+from hubflow.core.events import Event, events_table, record
 from hubflow.core.ids import new_id
 from hubflow.webhooks.store import deliveries_table, endpoints_table
 
@@ -21,6 +22,7 @@ __all__ = [
     "list_deliveries",
     "list_endpoints",
     "replay_delivery",
+    "send_test",
 ]
 
 
@@ -115,9 +117,11 @@ def list_deliveries(
     status: DeliveryStatus | None = None,
     after: str | None = None,
     limit: int = 50,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
     d = deliveries_table.c
-    q = select(deliveries_table).where(d.merchant_id == merchant_id).order_by(d.id).limit(limit)
+    order = d.id.desc() if newest_first else d.id
+    q = select(deliveries_table).where(d.merchant_id == merchant_id).order_by(order).limit(limit)
     if status is not None:
         q = q.where(d.status == status.value)
     if after is not None:
@@ -153,3 +157,29 @@ def replay_delivery(
     if res.rowcount == 0:
         raise Conflict("the delivery is already pending", code="delivery_pending")
     return _delivery_json(row)
+
+
+def send_test(uow: UnitOfWork, merchant_id: str, endpoint_id: str, now: datetime) -> dict[str, Any]:
+    """A ``webhook.test`` event for this endpoint only: its delivery is written here and
+    the event is marked dispatched, so the relay sends it to no other endpoint."""
+    e = endpoints_table.c
+    endpoint = uow.conn.execute(
+        select(e.id).where(e.id == endpoint_id, e.merchant_id == merchant_id, e.active.is_(True))
+    ).first()
+    if endpoint is None:
+        raise NotFound(f"webhook endpoint {endpoint_id} not found", code="endpoint_not_found")
+    payload = {"endpoint_id": endpoint_id, "message": "a test from Hubflow"}
+    (event_id,) = record(uow.conn, [Event("webhook.test", endpoint_id, merchant_id, payload)], now)
+    uow.conn.execute(
+        update(events_table).where(events_table.c.id == event_id).values(dispatched_at=now)
+    )
+    delivery_id = new_id("whd")
+    uow.conn.execute(
+        insert(deliveries_table).values(
+            id=delivery_id, event_id=event_id, endpoint_id=endpoint_id, merchant_id=merchant_id,
+            status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now,
+            created_at=now, updated_at=now,
+        )
+    )  # fmt: skip
+    row = uow.conn.execute(select(deliveries_table).where(deliveries_table.c.id == delivery_id))
+    return _delivery_json(row.one())

@@ -1,0 +1,126 @@
+"""The operator's pages: the live dashboard, the dispatch board, hubs with their waves,
+and the replay of a day. Pages render a shell; their scripts poll the JSON here and
+act through the JSON API (session auth)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from hubflow.api.deps import AppState, State
+from hubflow.core.clock import iso_z
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import InvalidInput, NotFound
+from hubflow.delivery.dispatch import DispatchConfig
+from hubflow.network.store import get_hub
+from hubflow.web.accounts import User
+from hubflow.web.auth import require
+from hubflow.web.model import WebRole
+from hubflow.web.ops_data import hub_waves, list_hubs, live_network, replay_events
+from hubflow.web.render import page, secure_headers
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+Operator = Annotated[User, Depends(require(WebRole.OPERATOR))]
+HubId = Annotated[str, Path(pattern=r"^hub_[0-9A-Z]{26}$")]
+
+
+def _json(data: Any) -> JSONResponse:
+    return secure_headers(JSONResponse(data))
+
+
+def _live(state: AppState) -> dict[str, Any]:
+    cfg = DispatchConfig.from_settings(state.settings)
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return live_network(uow.conn, state.clock.now(), cfg)
+
+
+@router.get("/ops")
+async def dashboard(request: Request, user: Operator) -> Response:
+    return page(request, "ops.html", user)
+
+
+@router.get("/ops/live.json")
+async def live(request: Request, state: State, _: Operator) -> Response:
+    """Polled by every open dashboard: unchanged data answers 304 (the browser revalidates
+    with the ETag it got), so an idle network costs a hash, not 200 KB a poll."""
+    data = await run_in_threadpool(_live, state)
+    body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if request.headers.get("if-none-match") == etag:
+        resp = secure_headers(Response(status_code=304))
+    else:
+        resp = secure_headers(Response(body, media_type="application/json"))
+    resp.headers.update({"ETag": etag, "Cache-Control": "private, no-cache"})
+    return resp
+
+
+@router.get("/ops/dispatch")
+async def dispatch_board(request: Request, user: Operator) -> Response:
+    return page(request, "ops_dispatch.html", user)
+
+
+def _hubs(state: AppState) -> list[dict[str, Any]]:
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return list_hubs(uow.conn)
+
+
+@router.get("/ops/hubs")
+async def hubs(request: Request, state: State, user: Operator) -> Response:
+    return page(request, "ops_hubs.html", user, hubs=await run_in_threadpool(_hubs, state))
+
+
+def _hub(state: AppState, hub_id: str) -> dict[str, Any]:
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        hub = get_hub(uow.conn, hub_id)
+        if hub is None:
+            raise NotFound(f"hub {hub_id} not found", code="hub_not_found")
+        return {"hub": hub, "waves": hub_waves(uow.conn, hub_id)}
+
+
+@router.get("/ops/hubs/{hub_id}")
+async def hub_view(request: Request, state: State, user: Operator, hub_id: HubId) -> Response:
+    data = await run_in_threadpool(_hub, state, hub_id)
+    return page(request, "ops_hub.html", user, **data)
+
+
+@router.get("/ops/hubs/{hub_id}/waves.json")
+async def hub_waves_json(state: State, _: Operator, hub_id: HubId) -> JSONResponse:
+    data = await run_in_threadpool(_hub, state, hub_id)
+    return _json({"waves": data["waves"]})
+
+
+@router.get("/ops/replay")
+async def replay(request: Request, state: State, user: Operator) -> Response:
+    day = state.clock.now().date().isoformat()
+    return page(request, "ops_replay.html", user, day=day)
+
+
+def _replay(state: AppState, start: datetime, end: datetime) -> dict[str, Any]:
+    with UnitOfWork(state.engine, readonly=True) as uow:
+        return {
+            "from": iso_z(start),
+            "to": iso_z(end),
+            "hubs": list_hubs(uow.conn),
+            "events": replay_events(uow.conn, start, end),
+        }
+
+
+@router.get("/ops/replay.json")
+async def replay_json(
+    state: State,
+    _: Operator,
+    start: Annotated[datetime, Query(alias="from")],
+    hours: Annotated[int, Query(ge=1, le=48)] = 24,
+) -> JSONResponse:
+    if start.tzinfo is None:
+        raise InvalidInput("give 'from' with a time zone", code="naive_datetime")
+    end = start + timedelta(hours=hours)
+    return _json(await run_in_threadpool(_replay, state, start, end))
