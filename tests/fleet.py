@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from tests.conftest import Api
+
+_keys = itertools.count()
 
 
 @dataclass
@@ -91,7 +94,7 @@ def carrier(api: Api, name: str = "Parcelco", cutoff: str = "18:00") -> str:
 
 def order(api: Api, net: Net, qty: int = 1, packed: bool = True, **extra: Any) -> dict[str, Any]:
     body = api.order_body([(net.product, qty)], **extra)
-    key = f"k-{api.clock.now().timestamp()}-{len(str(body))}-{id(body)}"
+    key = f"fleet-order-{next(_keys)}"  # unique per process: never a replay by accident
     r = api.client.post("/v1/orders", json=body, headers={**net.mh, "Idempotency-Key": key})
     assert r.status_code == 201, r.text
     o: dict[str, Any] = r.json()

@@ -466,8 +466,14 @@ def plan(
     unassigned = list(enc.unassigned)
     routes: list[PlannedRoute] = []
     if enc.client_jobs:
+        # A unit of excess load or lateness must cost more than the prize of the client it
+        # squeezes in, or the search settles on an overloaded route and a feasible plan
+        # that drops a parcel a second vehicle could have taken.
+        prize = max((c.prize for c in data.clients()), default=0)
+        penalty = pyvrp.PenaltyParams(max_penalty=max(pyvrp.PenaltyParams().max_penalty, 2 * prize))
         params = pyvrp.SolveParams(
-            ils=pyvrp.IteratedLocalSearchParams(callbacks=_Progress(on_progress, time_limit_s))
+            ils=pyvrp.IteratedLocalSearchParams(callbacks=_Progress(on_progress, time_limit_s)),
+            penalty=penalty,
         )
         with warnings.catch_warnings():
             # PyVRP warns when it struggles to reach feasibility; we repair that below.

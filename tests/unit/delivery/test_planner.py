@@ -224,3 +224,17 @@ def test_a_return_is_collected_after_room_is_made() -> None:
     (route,) = result.routes
     order = [s.job_id for s in route.stops]
     assert order.index("near_return") > min(order.index("a"), order.index("b"))
+
+
+def test_a_second_van_takes_what_the_first_has_no_room_for() -> None:
+    # Real van costs (a fixed cost per route, per km and per hour) and parcels 7.5 km out:
+    # each parcel is worth far more than a second route costs, so both vans go out.
+    vans = [
+        van(v, capacity_parcels=2, max_trips=1, fixed_cost=2_000, cost_per_km=35)
+        for v in ("v1", "v2")
+    ]
+    jobs = [job(f"j{i}", i, tw_early=1_800) for i in (1, 2, 3)]
+    p = line_problem([0, 7_500, 8_250, 9_000], [HUB], jobs, vans)
+    result = plan(p, time_limit_s=LIMIT)
+    assert_feasible(p, result)
+    assert not result.unassigned and len(result.routes) == 2
