@@ -18,7 +18,7 @@ from typing import Any, Literal
 import pyvrp
 from pyvrp import Activity, ActivityType, ProblemData, Solution
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxRuntime
+from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
 from hubflow.delivery.problem import FOREVER, Job, PlanningProblem, Vehicle
 
@@ -447,14 +447,20 @@ def plan(
     *,
     time_limit_s: float,
     seed: int = 0,
+    max_iterations: int | None = None,
     on_progress: Callable[[float], None] = lambda _fraction: None,
 ) -> Plan:
     """Routes for ``problem`` found by PyVRP in about ``time_limit_s`` seconds.
 
-    Every job ends up either in a route or in ``unassigned`` with a reason; the plan returned
-    is always feasible. ``on_progress`` receives the fraction of the time limit used."""
+    With ``max_iterations`` the search also stops after that many iterations: a plan that
+    depends only on the problem and the seed (the twin's determinism) as long as the time
+    limit, then only a ceiling, is not reached first. Every job ends up either in a route
+    or in ``unassigned`` with a reason; the plan returned is always feasible.
+    ``on_progress`` receives the fraction of the time limit used."""
     if time_limit_s <= 0:
         raise ValueError("time_limit_s must be positive")
+    if max_iterations is not None and max_iterations <= 0:
+        raise ValueError("max_iterations must be positive")
     t0 = time.perf_counter()
     data, enc = build_data(problem)
     unassigned = list(enc.unassigned)
@@ -467,7 +473,11 @@ def plan(
             # PyVRP warns when it struggles to reach feasibility; we repair that below.
             warnings.simplefilter("ignore", PenaltyBoundWarning)
             result = pyvrp.solve(
-                data, MaxRuntime(time_limit_s), seed=seed, collect_stats=False, params=params
+                data,
+                _stop(time_limit_s, max_iterations),
+                seed=seed,
+                collect_stats=False,
+                params=params,
             )
         best = result.best
         if not all(r.is_feasible() for r in best.routes()):
@@ -488,6 +498,12 @@ def plan(
         feasible=True,
         runtime_s=time.perf_counter() - t0,
     )
+
+
+def _stop(time_limit_s: float, max_iterations: int | None) -> StoppingCriterion:
+    if max_iterations is None:
+        return MaxRuntime(time_limit_s)
+    return MultipleCriteria([MaxIterations(max_iterations), MaxRuntime(time_limit_s)])
 
 
 def _read_routes(problem: PlanningProblem, enc: Encoding, best: Solution) -> list[PlannedRoute]:
