@@ -228,11 +228,30 @@ def keys_list() -> None:
     show_default=True,
     help="keep serving the API after the summary",
 )
-def demo(n_orders: int, port: int, db_path: str, seed: int, serve: bool) -> None:
-    """Build a demo metro network, place orders through the HTTP API, and keep serving."""
+@click.option(
+    "--twin/--no-twin",
+    default=True,
+    show_default=True,
+    help="first simulate a short day with the digital twin and serve its report",
+)
+@click.option("--twin-out", default="hubflow-twin", show_default=True, type=click.Path())
+def demo(
+    n_orders: int, port: int, db_path: str, seed: int, serve: bool, twin: bool, twin_out: str
+) -> None:
+    """Simulate a short day (the twin), build a demo metro network, place orders through
+    the HTTP API, and keep serving with the twin's report at /twin/report."""
     from hubflow.sim.demo import run_demo
 
-    sys.exit(run_demo(n_orders=n_orders, port=port, db_path=db_path, seed=seed, serve=serve))
+    sys.exit(
+        run_demo(
+            n_orders=n_orders,
+            port=port,
+            db_path=db_path,
+            seed=seed,
+            serve=serve,
+            twin_dir=twin_out if twin else None,
+        )
+    )
 
 
 @main.command()

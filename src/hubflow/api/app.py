@@ -216,6 +216,7 @@ def create_app(
     from hubflow.orders.api import router as orders_router
     from hubflow.promise.api import router as promise_router
     from hubflow.returns.api import router as returns_router
+    from hubflow.sim.api import router as twin_router
     from hubflow.webhooks.api import router as webhooks_router
 
     for router in (
@@ -232,6 +233,7 @@ def create_app(
         hub_ops_router,
         lockers_router,
         returns_router,
+        twin_router,
     ):
         app.include_router(router)
 

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from hubflow.core.db import make_engine
 from hubflow.sim.engine import Twin
 from hubflow.sim.kpis import compute, window_hours
 from hubflow.sim.report import render
 from hubflow.sim.scenario import Scenario
 
-__all__ = ["DEFAULT_SCENARIO", "RunOutput", "fresh_database", "simulate"]
+__all__ = ["DEFAULT_SCENARIO", "RunOutput", "fresh_database", "run_on", "simulate", "write"]
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "seattle.toml"
 
@@ -50,54 +52,57 @@ def simulate(
     out: Path,
     *,
     seed: int | None = None,
-    database_url: str | None = None,
     on_progress: Callable[[float], None] = lambda _f: None,
 ) -> RunOutput:
-    """Run ``sc`` and write its results into ``out``; the database is ``out/twin.db``
-    unless ``database_url`` names another (it must be migrated and empty)."""
+    """Run ``sc`` on a fresh SQLite file ``out/twin.db`` and write its results into
+    ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    seed = sc.seed if seed is None else seed
-    url = database_url or fresh_database(out / "twin.db")
-    engine = make_engine(url)
-    t0 = time.perf_counter()
+    engine = make_engine(fresh_database(out / "twin.db"))
     try:
-        twin = Twin(engine, sc, seed, on_progress=on_progress)
-        rec = twin.run()
-        wall = time.perf_counter() - t0
-        fleet: dict[str, int] = {}
-        for h in sc.hubs:
-            for mode, n in sc.fleet_of(h).items():
-                fleet[mode] = fleet.get(mode, 0) + n
-        meta = {
-            "scenario": sc.name,
-            "seed": seed,
-            "date": sc.date.isoformat(),
-            "days": sc.days,
-            "timezone": sc.timezone,
-            "first_hour": 0,
-            "midnight": twin.midnight,
-            "end": twin.horizon,
-            "hours": window_hours(twin.midnight, twin.horizon),
-            "fleet": dict(sorted(fleet.items())),
-            "shift_hours": 16.0 * sc.days,
-            "hubs": [
-                {"key": h.key, "name": h.name, "kind": h.kind.value, "lat": h.lat, "lng": h.lng}
-                for h in sc.hubs
-            ],
-            "lockers": [
-                {"key": x.key, "name": x.name, "lat": x.lat, "lng": x.lng} for x in sc.lockers
-            ],
-            "wall_seconds": round(wall, 1),
-        }
-        results = compute(engine, rec, meta)
+        results = run_on(engine, sc, sc.seed if seed is None else seed, on_progress)
     finally:
         engine.dispose()
+    write(out, results)
+    return RunOutput(out, results)
+
+
+def run_on(
+    engine: Engine,
+    sc: Scenario,
+    seed: int,
+    on_progress: Callable[[float], None] = lambda _f: None,
+) -> dict[str, Any]:
+    """Run ``sc`` on ``engine`` (a migrated, empty database) and answer its results."""
+    t0 = time.perf_counter()
+    twin = Twin(engine, sc, seed, on_progress=on_progress)
+    rec = twin.run()
+    fleet: dict[str, int] = {}
+    for h in sc.hubs:
+        for mode, n in sc.fleet_of(h).items():
+            fleet[mode] = fleet.get(mode, 0) + n
+    meta = {
+        "scenario": sc.name,
+        "seed": seed,
+        "date": sc.date.isoformat(),
+        "days": sc.days,
+        "timezone": sc.timezone,
+        "midnight": twin.midnight,
+        "end": twin.horizon,
+        "hours": window_hours(twin.midnight, twin.horizon),
+        "fleet": dict(sorted(fleet.items())),
+        "shift_hours": 16.0 * sc.days,
+        "hubs": [
+            {"key": h.key, "name": h.name, "kind": h.kind.value, "lat": h.lat, "lng": h.lng}
+            for h in sc.hubs
+        ],
+        "lockers": [{"key": x.key, "name": x.name, "lat": x.lat, "lng": x.lng} for x in sc.lockers],
+    }
+    results = compute(engine, rec, meta)
     results["wall_seconds"] = round(time.perf_counter() - t0, 1)
     results["simulated_orders_per_s"] = round(
         results["day"]["orders"] / max(results["wall_seconds"], 1e-9), 1
     )
-    write(out, results)
-    return RunOutput(out, results)
+    return results
 
 
 def write(out: Path, results: dict[str, Any]) -> None:

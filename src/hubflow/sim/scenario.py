@@ -357,6 +357,16 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scenario:
+        """The checked scenario; anything malformed raises ``ScenarioError``."""
+        try:
+            return cls._from_dict(d)
+        except ScenarioError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ScenarioError(f"malformed scenario: {type(exc).__name__}: {exc}") from exc
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> Scenario:
         try:
             day = date.fromisoformat(str(d.get("date", "2026-11-24")))
         except ValueError as exc:
