@@ -36,7 +36,7 @@ def tiny(orders: int = 30, **delivery: Any) -> dict[str, Any]:
             "rate": {"grocer": 0.5, "electronics": 0.5},
             "drop_off_hours": [0.5, 1.0],
             "inspect_hours": 0.5,
-        },  # fmt: skip
+        },
         "gig": {"car": 1},
         "carrier": {
             "name": "Tiny Parcel",
@@ -44,7 +44,7 @@ def tiny(orders: int = 30, **delivery: Any) -> dict[str, Any]:
             "per_kg": 90,
             "per_km": 12,
             "cutoff": "16:00",
-        },  # fmt: skip
+        },
         "hubs": [
             {
                 "key": "dark",
@@ -73,7 +73,7 @@ def tiny(orders: int = 30, **delivery: Any) -> dict[str, Any]:
                 "fleet": {"car": 1},
                 "staff": {"pickers": 1},
             },
-        ],  # fmt: skip
+        ],
         "lockers": [
             {
                 "key": "westlake",
@@ -83,7 +83,7 @@ def tiny(orders: int = 30, **delivery: Any) -> dict[str, Any]:
                 "lng": -122.3370,
                 "compartments": {"S": 4, "M": 4, "L": 2},
             },
-        ],  # fmt: skip
+        ],
         "merchants": [
             {
                 "key": "grocer",
@@ -101,7 +101,7 @@ def tiny(orders: int = 30, **delivery: Any) -> dict[str, Any]:
                 "fc_coverage": 1.0,
                 "store_coverage": 0.5,
             },
-        ],  # fmt: skip
+        ],
         "areas": [
             {
                 "name": "Capitol Hill",
@@ -119,5 +119,5 @@ def tiny(orders: int = 30, **delivery: Any) -> dict[str, Any]:
                 "population": 30,
                 "postcode": "98101",
             },
-        ],  # fmt: skip
+        ],
     }

@@ -55,7 +55,7 @@ def test_overrides_follow_dotted_keys_and_hub_keys() -> None:
             "hubs.dark.fleet.drone=4",
             "hubs.1.radius_km=2.5",
             "fleet_scale.car=0",
-        ],  # fmt: skip
+        ],
     )
     assert data["demand"]["orders_per_day"] == 30  # the input is not changed
     sc = Scenario.from_dict(out)
