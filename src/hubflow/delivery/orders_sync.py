@@ -65,4 +65,4 @@ def sync_order(uow: UnitOfWork, order_id: str, now: datetime) -> None:
     for step in _PATH.get((current, target), [target]):
         # Stock leaves per shipment as each is picked up, so the order machine must not
         # ship the whole order at once here.
-        orders.transition(uow, None, order_id, step, now, ship=False)
+        orders.transition(uow, None, order_id, step, now, ship=False, fetch=False)

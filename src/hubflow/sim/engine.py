@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,6 +121,17 @@ class Twin:
         return int(((when or self.now) - self.midnight).total_seconds() // 3600)
 
     def run(self) -> Recorder:
+        # The dispatcher logs each finding of its plan checker as an error; the twin counts
+        # them into the results instead of printing hundreds of lines over its progress bar.
+        log = logging.getLogger("hubflow.dispatch")
+        level = log.level
+        log.setLevel(logging.CRITICAL)
+        try:
+            return self._run()
+        finally:
+            log.setLevel(level)
+
+    def _run(self) -> Recorder:
         sc = self.sc
         self.world = build(self.engine, sc, self.now)
         self.customers = customers(sc)
@@ -347,6 +359,7 @@ class Twin:
         self.rec.dispatch_runs += 1
         self.rec.dispatch_ms += run.runtime_ms
         self.rec.planned_routes += run.routes
+        self.rec.violations += len(run.violations)
         self._offers()
         self._carrier_pickups()
         self._routes_due(now + timedelta(seconds=self.dcfg.epoch_s))

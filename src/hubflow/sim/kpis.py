@@ -269,6 +269,7 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
             "routes_planned": rec.planned_routes,
             "routes_driven": len(rec.routes),
             "planner_seconds": round(rec.dispatch_ms / 1000, 1),
+            "checker_violations": rec.violations,
         },
         "conflicts": dict(sorted(rec.conflicts.items())),
         "ledgers": book,

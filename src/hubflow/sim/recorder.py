@@ -61,6 +61,7 @@ class Recorder:
     dispatch_runs: int = 0
     dispatch_ms: int = 0
     planned_routes: int = 0
+    violations: int = 0  # findings of dispatch's plan checker
     picked_lines: int = 0
     packed: int = 0
     pick_wait_s: list[float] = field(default_factory=list)
