@@ -262,6 +262,9 @@ def generate(hubs: int, vehicles: int, orders: int, seed: int = 7) -> dict[str, 
             )
         )
     data["hubs"] = data["hubs"][:hubs]
+    shipping = [h for h in data["hubs"] if h["fleet"]] or data["hubs"]
+    for lk in data["lockers"]:
+        lk["hub"] = _nearest_hub(shipping, lk["lat"], lk["lng"])
     slots = [(i, m) for i, h in enumerate(data["hubs"]) for m in sorted(h["fleet"])]
     counts = spread(vehicles, [float(data["hubs"][i]["fleet"][m]) for i, m in slots])
     for (i, m), c in zip(slots, counts, strict=True):
