@@ -165,7 +165,8 @@ class Twin:
                             couriers.end_shift(uow, self.world.op(), cid, self.now)
                     except HubflowError as exc:
                         self.rec.conflicts[exc.code] += 1
-        start_shifts(self.engine, self.world, self.now, ends)
+        for code in start_shifts(self.engine, self.world, self.now, ends):
+            self.rec.conflicts[code] += 1
 
     def _courier_ids(self) -> list[str]:
         ids = [v.courier_id for v in self.world.vehicles.values() if v.courier_id]

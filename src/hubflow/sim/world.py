@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from hubflow.catalog.model import Role
 from hubflow.catalog.service import Principal, create_key, create_merchant, create_product
 from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import HubflowError
 from hubflow.core.geo import LatLng, haversine_km
 from hubflow.delivery import courier as couriers
 from hubflow.delivery import fleet_service as fleet
@@ -283,15 +284,20 @@ def _fleet(engine: Engine, sc: Scenario, w: World, now: datetime) -> None:
             )
 
 
-def start_shifts(engine: Engine, w: World, starts: datetime, ends: datetime) -> None:
-    """Every employee's shift for the day, started; gig couriers come online."""
+def start_shifts(engine: Engine, w: World, starts: datetime, ends: datetime) -> list[str]:
+    """Every courier's shift (a gig courier's availability) for the day, started. Answers
+    the error codes of those that could not start (still on a route from the day before)."""
+    refused = []
+    ids = [v.courier_id for v in w.vehicles.values() if v.courier_id] + sorted(w.gig)
     with UnitOfWork(engine) as uow:
-        for v in w.vehicles.values():
-            if v.courier_id is not None:
-                fleet.create_shift(uow, v.courier_id, starts, ends, starts)
-                couriers.start_shift(uow, w.op(), v.courier_id, starts)
-        for cid in w.gig:
-            couriers.start_shift(uow, w.op(), cid, starts)
+        for cid in ids:
+            try:
+                with uow.conn.begin_nested():
+                    fleet.create_shift(uow, cid, starts, ends, starts)
+                    couriers.start_shift(uow, w.op(), cid, starts)
+            except HubflowError as exc:
+                refused.append(exc.code)
+    return refused
 
 
 def nearest(
