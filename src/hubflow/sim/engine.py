@@ -164,9 +164,9 @@ class Twin:
                         with uow.conn.begin_nested():
                             couriers.end_shift(uow, self.world.op(), cid, self.now)
                     except HubflowError as exc:
-                        self.rec.conflicts[exc.code] += 1
+                        self.rec.conflicts[f"end_shift:{exc.code}"] += 1
         for code in start_shifts(self.engine, self.world, self.now, ends):
-            self.rec.conflicts[code] += 1
+            self.rec.conflicts[f"start_shift:{code}"] += 1
 
     def _courier_ids(self) -> list[str]:
         ids = [v.courier_id for v in self.world.vehicles.values() if v.courier_id]
@@ -326,12 +326,15 @@ class Twin:
     # -- hub staff -----------------------------------------------------------------------------
 
     def packed(self, shipment_id: str, for_pickup: bool) -> None:
-        if not self._try(lambda uow: mark_packed(uow, shipment_id, self.now)):
+        if not self._try("pack", lambda uow: mark_packed(uow, shipment_id, self.now)):
             return
         self.rec.packed += 1
         self.rec.count("packed", self.hour())
         if for_pickup:
-            out = self._try(lambda uow: store_pickup.ready_for_pickup(uow, shipment_id, self.now))
+            out = self._try(
+                "ready_for_pickup",
+                lambda uow: store_pickup.ready_for_pickup(uow, shipment_id, self.now),
+            )
             if out is None:
                 return
             lo, hi = self.sc.delivery.store_collect_hours
@@ -341,7 +344,8 @@ class Twin:
 
     def collect_at_store(self, hub_id: str, shipment_id: str, code: str) -> None:
         out = self._try(
-            lambda uow: store_pickup.hand_over(uow, hub_id, shipment_id, code, self.now)
+            "store_hand_over",
+            lambda uow: store_pickup.hand_over(uow, hub_id, shipment_id, code, self.now),
         )
         if out and out.get("handed_over"):
             self.rec.count("store_pickups", self.hour())
@@ -396,7 +400,7 @@ class Twin:
     ) -> None:
         who = self.world.gig[courier_id]
         fn = couriers.accept_offer if accept else couriers.decline_offer
-        if self._try(lambda uow: fn(uow, who, offer_id, self.now)) is None:
+        if self._try("offer", lambda uow: fn(uow, who, offer_id, self.now)) is None:
             return
         self.rec.offers["accepted" if accept else "declined"] += 1
         if accept:
@@ -421,7 +425,9 @@ class Twin:
 
     def carrier_collects(self, shipment_id: str, price: int) -> None:
         n = self.rec.carrier_parcels + 1
-        done = self._try(lambda uow: carriers.hand_over(uow, shipment_id, f"TW{n:08d}", self.now))
+        done = self._try(
+            "carrier", lambda uow: carriers.hand_over(uow, shipment_id, f"TW{n:08d}", self.now)
+        )
         if done is not None:
             self.rec.carrier_parcels += 1
             self.rec.carrier_cost += price
@@ -473,7 +479,7 @@ class Twin:
 
     def _blocked(self, rid: str, exc: HubflowError, retry: Handler) -> None:
         """A route that could not load: wait for packing, or let the planner have it."""
-        self.rec.conflicts[exc.code] += 1
+        self.rec.conflicts[f"load:{exc.code}"] += 1
         drive = self.drives.get(rid)
         tries = drive.retries if drive else 0
         if exc.code == "not_packed" and tries < MAX_RETRIES:
@@ -515,7 +521,10 @@ class Twin:
     def arrive(self, rid: str, stop_id: str, shipment_id: str) -> None:
         d, fact, op = self.drives[rid], self.rec.routes[rid], self.world.op()
         hour = self.hour()
-        if self._try(lambda uow: couriers.arrive(uow, op, rid, stop_id, self.now)) is None:
+        if (
+            self._try("arrive", lambda uow: couriers.arrive(uow, op, rid, stop_id, self.now))
+            is None
+        ):
             self.at(self.now, self.next_stop, rid)
             return
         after = timedelta(seconds=d.service_s)
@@ -526,14 +535,14 @@ class Twin:
             else:
                 reason = FailReason.NOT_AT_HOME
                 done = self._try(
-                    lambda uow: couriers.fail(uow, op, rid, stop_id, reason, None, self.now)
+                    "fail", lambda uow: couriers.fail(uow, op, rid, stop_id, reason, None, self.now)
                 )
                 if done is not None:
                     fact.failed += 1
                     self.rec.fail_reasons[reason.value] += 1
                     self.rec.count("failed", hour)
         else:
-            done = self._try(lambda uow: self._deliver(uow, rid, stop_id, shipment_id))
+            done = self._try("deliver", lambda uow: self._deliver(uow, rid, stop_id, shipment_id))
             if done is not None:
                 fact.delivered += 1
                 self.rec.count("delivered", hour)
@@ -562,7 +571,7 @@ class Twin:
                 with UnitOfWork(self.engine) as uow:
                     out = lockers.deposit(uow, bank_id, shipment_id, self.now)
             except HubflowError as exc:
-                self.rec.conflicts[exc.code] += 1
+                self.rec.conflicts[f"deposit:{exc.code}"] += 1
                 continue
             self.rec.count("locker_deposits", self.hour())
             self._travel(d, self.world.banks[bank_id])
@@ -581,7 +590,9 @@ class Twin:
         return False
 
     def collect_from_locker(self, bank_id: str, label: str, code: str, shipment_id: str) -> None:
-        out = self._try(lambda uow: lockers.pickup(uow, bank_id, label, code, self.now))
+        out = self._try(
+            "locker_pickup", lambda uow: lockers.pickup(uow, bank_id, label, code, self.now)
+        )
         if out and out.get("opened"):
             self.rec.count("locker_pickups", self.hour())
             self.rec.count("delivered", self.hour())
@@ -610,7 +621,9 @@ class Twin:
 
     def finish_route(self, rid: str) -> None:
         op, n = self.world.op(), self.dcfg.max_attempts
-        out = self._try(lambda uow: couriers.complete_route(uow, op, rid, self.now, n))
+        out = self._try(
+            "complete_route", lambda uow: couriers.complete_route(uow, op, rid, self.now, n)
+        )
         self.rec.routes[rid].ended_at = self.now
         self.drives.pop(rid, None)
         for f in (out or {}).get("failed_parcels", []):
@@ -619,11 +632,15 @@ class Twin:
     # -- returns -------------------------------------------------------------------------------
 
     def _maybe_return(self, shipment_id: str) -> None:
+        """Once all of an order's parcels are with the customer, it may come back."""
         oid = self.rec.shipment_order.get(shipment_id)
         fact = self.rec.orders.get(oid or "")
         if fact is None or fact.delivered_at is not None:
             return
-        fact.delivered_at = self.now  # the first delivery decides once per order
+        fact.received.add(shipment_id)
+        if len(fact.received) < len(fact.shipments):
+            return
+        fact.delivered_at = self.now
         if self.rng.random() < self.sc.returns.rate.get(fact.kind, 0.0):
             lo, hi = self.sc.returns.drop_off_hours
             self.at(self.now + timedelta(hours=self.rng.uniform(lo, hi)), self.send_back, oid)
@@ -635,9 +652,10 @@ class Twin:
             order = orders.get_order(uow.conn, mid, order_id)
         lines = [(x["product_id"], x["quantity"]) for x in order["lines"]]
         ret = self._try(
+            "return",
             lambda uow: returns.create_return(
                 uow, mid, order_id, lines, "changed my mind", "store", self.now
-            )
+            ),
         )
         if ret is None:
             return
@@ -651,7 +669,10 @@ class Twin:
         self.at(self.now + timedelta(minutes=30), self.drop_off, ret["id"], token, hub_id)
 
     def drop_off(self, return_id: str, token: str, hub_id: str) -> None:
-        if self._try(lambda uow: returns.drop_off(uow, token, hub_id, self.now)) is None:
+        if (
+            self._try("drop_off", lambda uow: returns.drop_off(uow, token, hub_id, self.now))
+            is None
+        ):
             return
         self.rec.count("returns_dropped", self.hour())
         self.at(self.now + timedelta(hours=self.sc.returns.inspect_hours), self.inspect, return_id)
@@ -660,19 +681,22 @@ class Twin:
         with UnitOfWork(self.engine, readonly=True) as uow:
             ret = returns.get_return(uow.conn, None, return_id)
         disp = {x["product_id"]: returns.Disposition.RESTOCK for x in ret["lines"]}
-        if self._try(lambda uow: returns.inspect(uow, return_id, disp, self.now)) is not None:
+        if (
+            self._try("inspect", lambda uow: returns.inspect(uow, return_id, disp, self.now))
+            is not None
+        ):
             self.rec.count("returns_inspected", self.hour())
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _try(self, fn: Callable[[UnitOfWork], Any]) -> Any:
-        """One unit of work; an expected refusal (a race, a changed state) is counted by its
-        error code and answers ``None``."""
+    def _try(self, what: str, fn: Callable[[UnitOfWork], Any]) -> Any:
+        """One unit of work; a refusal (a race, a changed state) is counted as
+        ``what:error_code`` and answers ``None``."""
         try:
             with UnitOfWork(self.engine) as uow:
                 out = fn(uow)
         except HubflowError as exc:
-            self.rec.conflicts[exc.code] += 1
+            self.rec.conflicts[f"{what}:{exc.code}"] += 1
             return None
         return out if out is not None else True
 

@@ -195,11 +195,12 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
         end = r.ended_at or meta["end"]
         busy[r.mode] += (end - r.started_at).total_seconds()
     fleet: Counter[str] = Counter(meta["fleet"])
-    shift_s = meta["shift_hours"] * 3600
+    util: dict[str, float | None] = {}
     for mode, m in per_mode.items():
         m["km"], m["kg_co2e"] = round(m["km"], 1), round(m["kg_co2e"], 2)
-        n = fleet.get(mode, 0)
-        m["utilisation"] = round(busy[mode] / (n * shift_s), 3) if n else 0.0
+        available_s = fleet.get(mode, 0) * meta["available_hours"].get(mode, 0.0) * 3600
+        # Gig couriers drive modes the own fleet may not have: no utilisation for them.
+        util[mode] = round(busy[mode] / available_s, 3) if available_s else None
 
     rt = routes_table.c
     with UnitOfWork(engine, readonly=True) as uow:
@@ -234,7 +235,7 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
         "parcels_delivered": delivered_parcels,
         "cost_per_parcel": round(cost / delivered_parcels / 100, 2) if delivered_parcels else None,
         "cost_total": round(cost / 100, 2),
-        "modes": {k: dict(v) for k, v in sorted(per_mode.items())},
+        "modes": {k: {**v, "utilisation": util.get(k)} for k, v in sorted(per_mode.items())},
         "km_total": round(sum(v["km"] for v in per_mode.values()), 1),
         "kg_co2e": round(sum(v["kg_co2e"] for v in per_mode.values()), 2),
         "kg_co2e_per_parcel": _share(

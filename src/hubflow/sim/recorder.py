@@ -22,6 +22,7 @@ class OrderFact:
     value: int
     fee: int
     delivered_at: datetime | None = None
+    received: set[str] = field(default_factory=set)  # shipments the customer has
 
 
 @dataclass

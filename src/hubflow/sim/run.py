@@ -7,16 +7,19 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from hubflow.core.db import make_engine
+from hubflow.delivery.fleet import Mode
 from hubflow.sim.engine import Twin
 from hubflow.sim.kpis import compute, window_hours
 from hubflow.sim.report import render
 from hubflow.sim.scenario import Scenario
+from hubflow.sim.world import DRIVEN
 
 __all__ = ["DEFAULT_SCENARIO", "RunOutput", "fresh_database", "run_on", "simulate", "write"]
 
@@ -76,6 +79,7 @@ def run_on(
     t0 = time.perf_counter()
     twin = Twin(engine, sc, seed, on_progress=on_progress)
     rec = twin.run()
+    span_h = (twin.horizon - twin.start) / timedelta(hours=1)
     fleet: dict[str, int] = {}
     for h in sc.hubs:
         for mode, n in sc.fleet_of(h).items():
@@ -90,7 +94,10 @@ def run_on(
         "end": twin.horizon,
         "hours": window_hours(twin.midnight, twin.horizon),
         "fleet": dict(sorted(fleet.items())),
-        "shift_hours": 16.0 * sc.days,
+        # Drivers work 16-hour shifts; self-driving vehicles the whole simulated span.
+        "available_hours": {
+            m: 16.0 * sc.days if Mode(m) in DRIVEN else span_h for m in sorted(fleet)
+        },
         "hubs": [
             {"key": h.key, "name": h.name, "kind": h.kind.value, "lat": h.lat, "lng": h.lng}
             for h in sc.hubs
