@@ -46,6 +46,10 @@ def target_status(current: O, shipments: list[S], packed: list[bool]) -> O | Non
 # The order machine's paths between the states delivery moves it to.
 _PATH = {
     (O.ALLOCATED, O.PACKED): [O.PICKING, O.PACKED],
+    # A split order's first parcel may leave while another hub still packs its part (the
+    # twin found pickups refused for this): the order passes through packed on its way.
+    (O.ALLOCATED, O.OUT_FOR_DELIVERY): [O.PICKING, O.PACKED, O.OUT_FOR_DELIVERY],
+    (O.PICKING, O.OUT_FOR_DELIVERY): [O.PACKED, O.OUT_FOR_DELIVERY],
     (O.FAILED, O.OUT_FOR_DELIVERY): [O.OUT_FOR_DELIVERY],
     (O.OUT_FOR_DELIVERY, O.RETURNED): [O.FAILED, O.RETURNED],
     (O.PACKED, O.DELIVERED): [O.OUT_FOR_DELIVERY, O.DELIVERED],  # collected in store

@@ -56,7 +56,7 @@ WEBHOOK_EVENTS = ["order.*", "product.*"]
 HOST = "127.0.0.1"
 # The demo's short twin day: the default Seattle scenario, fewer orders and a lighter
 # planner so that it runs in about a minute (see the README for the measured time).
-TWIN_DEMO_SETS = ("demand.orders_per_day=600", "delivery.planner_iterations=100")
+TWIN_DEMO_SETS = ("demand.orders_per_day=400", "delivery.planner_iterations=100")
 
 
 class DemoError(RuntimeError):
