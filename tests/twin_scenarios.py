@@ -60,6 +60,7 @@ def tiny(orders: int = 30, **delivery: Any) -> dict[str, Any]:
                     "pick_lines_per_hour": 120,
                     "pack_seconds": 45,
                     "shift": ["06:00", "24:00"],
+                    "receive_at": "11:00",
                 },
             },
             {

@@ -56,8 +56,9 @@ def test_a_tiny_day_conserves_orders_stock_and_money(engine: Engine) -> None:
     assert day["failed_deliveries"] + day["lockers"]["deposits"] > 0
     assert sum(m["parcels"] for m in day["modes"].values()) > 0
     assert day["km_total"] > 0 and day["kg_co2e"] > 0
+    assert day["hub_work"]["units_received"] > 0  # the dark store's 11:00 truck
     assert len(r["by_hour"]["orders"]) == 24
-    assert sum(r["by_hour"]["orders"]) == day["orders"]
+    assert sum(r["by_hour"]["orders"]) == day["orders"] == sum(r["by_day"]["orders"])
 
 
 def test_same_seed_same_kpis(sqlite_engine: Engine, tmp_path: Path) -> None:

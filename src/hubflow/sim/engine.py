@@ -35,6 +35,7 @@ from hubflow.delivery.shipments import mark_packed
 from hubflow.delivery.store import carrier_handoffs_table, offers_table, route_stops_table
 from hubflow.delivery.store import routes_table as routes
 from hubflow.delivery.tracking import shipment_row
+from hubflow.inventory import service as inventory
 from hubflow.lockers import service as lockers
 from hubflow.lockers import store_pickup
 from hubflow.orders import service as orders
@@ -45,7 +46,7 @@ from hubflow.returns import service as returns
 from hubflow.sim.generate import spread as _spread
 from hubflow.sim.recorder import OrderFact, Recorder, RouteFact
 from hubflow.sim.scenario import Scenario
-from hubflow.sim.staff import HubStaff
+from hubflow.sim.staff import HubStaff, clock_time
 from hubflow.sim.world import Customer, Product, World, build, customers, nearest, start_shifts
 
 __all__ = ["Twin"]
@@ -142,6 +143,10 @@ class Twin:
             day_start = self.start + timedelta(days=day)
             self.at(day_start, self.day_begins, day_start, prio=P_FIRST)
             self._arrivals(day, day_start)
+            for h in sc.hubs:
+                if h.staff.receive_at is not None:
+                    at = self.midnight + timedelta(days=day) + clock_time(h.staff.receive_at)
+                    self.at(at, self.truck_arrives, self.world.hub_ids[h.key])
         self.at(self.start + timedelta(seconds=self.dcfg.epoch_s), self.epoch, prio=P_EPOCH)
         total = (self.horizon - self.start).total_seconds()
         while self.queue:
@@ -324,6 +329,31 @@ class Twin:
             self.at(done, self.packed, s["id"], code == OptionCode.PICKUP_IN_STORE.value)
 
     # -- hub staff -----------------------------------------------------------------------------
+
+    def truck_arrives(self, hub_id: str) -> None:
+        """The day's truck: what sold since opening (reserved or gone) comes back in; staff
+        spend the time to unload and put it away, and the stock is received when done."""
+        with UnitOfWork(self.engine, readonly=True) as uow:
+            short = [
+                (mid, pid, qty - inventory.position(uow.conn, hub_id, pid).available)
+                for mid, pid, qty in self.world.opening.get(hub_id, [])
+            ]
+        short = [x for x in short if x[2] > 0]
+        units = sum(q for _, _, q in short)
+        if not units:
+            return
+        staff = self.staff[hub_id]
+        done = staff.occupy(self.now, staff.receiving(units))
+        if done is not None:
+            self.at(done, self.put_away, hub_id, short)
+
+    def put_away(self, hub_id: str, lines: list[tuple[str, str, int]]) -> None:
+        with UnitOfWork(self.engine) as uow:
+            for mid, pid, qty in lines:
+                inventory.receive(uow, mid, hub_id, pid, qty, self.now, note="twin replenishment")
+        units = sum(q for _, _, q in lines)
+        self.rec.received_units += units
+        self.rec.count("received_units", self.hour(), units)
 
     def packed(self, shipment_id: str, for_pickup: bool) -> None:
         if not self._try("pack", lambda uow: mark_packed(uow, shipment_id, self.now)):

@@ -52,13 +52,16 @@ BY_WEEKDAY = [1.0, 0.95, 0.95, 1.0, 1.05, 1.15, 1.1]
 
 STAFF: dict[HubKind, dict[str, Any]] = {
     HubKind.FULFILLMENT_CENTER: {
-        "pickers": 16, "pick_lines_per_hour": 150, "pack_seconds": 60, "shift": ["00:00", "24:00"]
+        "pickers": 16, "pick_lines_per_hour": 150, "pack_seconds": 60, "shift": ["00:00", "24:00"],
+        "receive_at": "05:00", "receive_units_per_hour": 900,
     },
     HubKind.DARK_STORE: {
-        "pickers": 5, "pick_lines_per_hour": 120, "pack_seconds": 45, "shift": ["06:00", "24:00"]
+        "pickers": 5, "pick_lines_per_hour": 120, "pack_seconds": 45, "shift": ["06:00", "24:00"],
+        "receive_at": "14:00", "receive_units_per_hour": 600,
     },
     HubKind.STORE: {
-        "pickers": 2, "pick_lines_per_hour": 60, "pack_seconds": 90, "shift": ["07:00", "22:00"]
+        "pickers": 2, "pick_lines_per_hour": 60, "pack_seconds": 90, "shift": ["07:00", "22:00"],
+        "receive_at": "13:00", "receive_units_per_hour": 400,
     },
 }  # fmt: skip
 

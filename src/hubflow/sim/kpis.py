@@ -60,6 +60,7 @@ HOURLY = (
     "returns",
     "returns_dropped",
     "returns_inspected",
+    "received_units",
 )
 
 
@@ -260,6 +261,7 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
             "refunded": round(book["refunded"] / 100, 2),
         },
         "hub_work": {
+            "units_received": rec.received_units,
             "lines_picked": rec.picked_lines,
             "parcels_packed": rec.packed,
             "order_to_packed_minutes_p50": _pct([w / 60 for w in rec.pick_wait_s], 0.5),
@@ -275,10 +277,13 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
         "conflicts": dict(sorted(rec.conflicts.items())),
         "ledgers": book,
     }
+    # ``day`` sums the whole run; ``by_day`` splits the hourly counts per simulated day.
+    by_day = {k: [sum(v[d : d + 24]) for d in range(0, hours, 24)] for k, v in by_hour.items()}
     return {
         **{k: v for k, v in meta.items() if k not in ("midnight", "end")},
         "day": day,
         "by_hour": by_hour,
+        "by_day": by_day,
         "routes": _routes(rec),
     }
 

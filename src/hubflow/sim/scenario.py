@@ -214,6 +214,8 @@ class Staff:
     pick_lines_per_hour: float
     pack_seconds: float  # per parcel
     shift: tuple[str, str]  # local "HH:MM"
+    receive_at: str | None = None  # local "HH:MM" a truck brings back what sold
+    receive_units_per_hour: float = 600.0  # one picker's pace unloading and putting away
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Staff:
@@ -223,6 +225,8 @@ class Staff:
             pick_lines_per_hour=_num(d, "pick_lines_per_hour", 80, 1, 100_000),
             pack_seconds=_num(d, "pack_seconds", 90, 0, 36_000),
             shift=(str(shift[0]), str(shift[1])),
+            receive_at=None if d.get("receive_at") is None else str(d["receive_at"]),
+            receive_units_per_hour=_num(d, "receive_units_per_hour", 600, 1, 1_000_000),
         )
 
 

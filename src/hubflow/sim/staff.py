@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 from hubflow.sim.scenario import Staff
 
-__all__ = ["HubStaff"]
+__all__ = ["HubStaff", "clock_time"]
 
 
-def _clock(hhmm: str) -> timedelta:
+def clock_time(hhmm: str) -> timedelta:
+    """A local ``HH:MM`` as the time since midnight."""
     h, m = hhmm.split(":")
     return timedelta(hours=int(h), minutes=int(m))
 
@@ -30,7 +31,7 @@ class HubStaff:
     def _shift(self, when: datetime) -> tuple[datetime, datetime]:
         local = when.astimezone(self.tz)
         day = datetime.combine(local.date(), time(0), self.tz)
-        return day + _clock(self.staff.shift[0]), day + _clock(self.staff.shift[1])
+        return day + clock_time(self.staff.shift[0]), day + clock_time(self.staff.shift[1])
 
     def _on_shift(self, when: datetime) -> datetime:
         """``when`` if staff work then, else the start of the next shift."""
@@ -47,11 +48,17 @@ class HubStaff:
         return timedelta(seconds=lines * 3600 / s.pick_lines_per_hour + s.pack_seconds)
 
     def assign(self, now: datetime, lines: int) -> datetime | None:
+        return self.occupy(now, self.duration(lines))
+
+    def receiving(self, units: int) -> timedelta:
+        return timedelta(hours=units / self.staff.receive_units_per_hour)
+
+    def occupy(self, now: datetime, took: timedelta) -> datetime | None:
+        """The next free picker does ``took`` of work; when it is done (``None``: no staff)."""
         if not self.free:
             return None
         free = heapq.heappop(self.free)
         begin = self._on_shift(max(now, free))
-        took = self.duration(lines)
         done = begin + took
         self.busy_s += took.total_seconds()
         heapq.heappush(self.free, done)

@@ -75,6 +75,8 @@ class World:
     gig_modes: dict[str, Mode] = field(default_factory=dict)
     operator: Principal | None = None
     units_stocked: int = 0
+    opening: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)
+    # hub id -> (merchant id, product id, units) as stocked before the first day
 
     def op(self) -> Principal:
         assert self.operator is not None
@@ -209,6 +211,7 @@ def build(engine: Engine, sc: Scenario, now: datetime) -> World:
             )
             w.stocked.setdefault(hkey, set()).add(pid)
             w.units_stocked += qty
+            w.opening.setdefault(w.hub_ids[hkey], []).append((w.merchant_ids[mkey], pid, qty))
     _lockers(engine, sc, w, now)
     _fleet(engine, sc, w, now)
     return w
