@@ -236,7 +236,7 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
         "parcels_delivered": delivered_parcels,
         "cost_per_parcel": round(cost / delivered_parcels / 100, 2) if delivered_parcels else None,
         "cost_total": round(cost / 100, 2),
-        "modes": {k: {**v, "utilisation": util.get(k)} for k, v in sorted(per_mode.items())},
+        "modes": {k: _mode(v, util.get(k)) for k, v in sorted(per_mode.items())},
         "km_total": round(sum(v["km"] for v in per_mode.values()), 1),
         "kg_co2e": round(sum(v["kg_co2e"] for v in per_mode.values()), 2),
         "kg_co2e_per_parcel": _share(
@@ -301,6 +301,11 @@ def _routes(rec: Recorder) -> list[dict[str, Any]]:
         }
         for r in sorted(rec.routes.values(), key=lambda r: (r.started_at, r.route_id))
     ]
+
+
+def _mode(m: dict[str, float], utilisation: float | None) -> dict[str, Any]:
+    counts = {k: int(m[k]) for k in ("routes", "parcels", "failed")}
+    return {**m, **counts, "utilisation": utilisation}
 
 
 def _share(a: float, b: float, digits: int = 3) -> float | None:
