@@ -282,11 +282,92 @@ def keys_list() -> None:
     show_default=True,
     help="keep serving the API after the summary",
 )
-def demo(n_orders: int, port: int, db_path: str, seed: int, serve: bool) -> None:
-    """Build a demo metro network, place orders through the HTTP API, and keep serving."""
+@click.option(
+    "--twin/--no-twin",
+    default=True,
+    show_default=True,
+    help="first simulate a short day with the digital twin and serve its report",
+)
+@click.option("--twin-out", default="hubflow-twin", show_default=True, type=click.Path())
+def demo(
+    n_orders: int, port: int, db_path: str, seed: int, serve: bool, twin: bool, twin_out: str
+) -> None:
+    """Simulate a short day (the twin), build a demo metro network, place orders through
+    the HTTP API, and keep serving with the twin's report at /twin/report."""
     from hubflow.sim.demo import run_demo
 
-    sys.exit(run_demo(n_orders=n_orders, port=port, db_path=db_path, seed=seed, serve=serve))
+    sys.exit(
+        run_demo(
+            n_orders=n_orders,
+            port=port,
+            db_path=db_path,
+            seed=seed,
+            serve=serve,
+            twin_dir=twin_out if twin else None,
+        )
+    )
+
+
+@main.command()
+@click.argument("scenario", required=False, default="seattle")
+@click.option("--seed", default=None, type=int, help="overrides the scenario's seed")
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a scenario value (dotted)"
+)
+@click.option("--out", "out", default="twin-out", show_default=True, type=click.Path())
+@click.option(
+    "--compare",
+    "compare_with",
+    nargs=2,
+    default=None,
+    metavar="A B",
+    help="two result folders or two scenarios, side by side",
+)
+def simulate(
+    scenario: str, seed: int | None, sets: tuple[str, ...], out: str,
+    compare_with: tuple[str, str] | None,
+) -> None:  # fmt: skip
+    """Run a scenario's day through the real services; write results.json and report.html.
+
+    SCENARIO is a TOML file or the name of a built-in scenario (seattle)."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from hubflow.sim import commands
+    from hubflow.sim.scenario import ScenarioError
+
+    console = Console()
+    try:
+        if compare_with is None:
+            commands.run_one(console, scenario, seed, list(sets), Path(out))
+            return
+        runs = []
+        for i, item in enumerate(compare_with):
+            loaded = commands.load_results(Path(item))
+            if loaded is None:
+                loaded = commands.run_one(
+                    console, item, seed, list(sets), Path(out) / ("a", "b")[i]
+                )
+            runs.append(loaded)
+        commands.compare(console, runs[0], runs[1], compare_with)
+    except ScenarioError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@main.command("scenario")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--hubs", type=click.IntRange(1, 1000), default=None)
+@click.option("--vehicles", type=click.IntRange(0, 100_000), default=None)
+@click.option("--orders", type=click.IntRange(0, 10_000_000), default=None)
+def scenario_cmd(file: str, hubs: int | None, vehicles: int | None, orders: int | None) -> None:
+    """Write the default Seattle scenario (or one grown to these sizes) to FILE."""
+    from pathlib import Path
+
+    from hubflow.sim.commands import write_scenario
+
+    write_scenario(Path(file), hubs, vehicles, orders)
+    click.echo(f"wrote {file}")
 
 
 @main.command("dispatch-agent")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import time
@@ -86,3 +87,24 @@ def test_demo_plan_is_deterministic_for_a_seed() -> None:
     assert {p.temperature.value for p in products} == {"ambient", "chilled", "frozen"}
     assert len({(p.sku) for p in products}) == len(products)
     assert all(1 <= len(o.lines) <= 4 for o in orders)
+
+
+@pytest.mark.slow
+def test_demo_runs_a_twin_day_first(tmp_path: Path) -> None:
+    """``hubflow demo`` (twin on): a short simulated day is written where the server
+    serves it from, then the HTTP demo runs as before."""
+    twin = tmp_path / "twin"
+    rc = run_demo(
+        n_orders=20,
+        port=_free_port(),
+        db_path=str(tmp_path / "demo.db"),
+        seed=2,
+        serve=False,
+        twin_dir=str(twin),
+        twin_sets=("demand.orders_per_day=60", "delivery.planner_iterations=20"),
+    )
+    assert rc == 0
+    results = json.loads((twin / "results.json").read_text(encoding="utf-8"))
+    assert results["day"]["orders"] > 20
+    assert results["day"]["ledgers"]["stock_balances"]
+    assert (twin / "report.html").read_text(encoding="utf-8").startswith("<!doctype html>")

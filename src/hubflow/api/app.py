@@ -219,6 +219,7 @@ def create_app(
     from hubflow.orders.api import router as orders_router
     from hubflow.promise.api import router as promise_router
     from hubflow.returns.api import router as returns_router
+    from hubflow.sim.api import router as twin_router
     from hubflow.webhooks.api import router as webhooks_router
 
     for router in (
@@ -236,6 +237,7 @@ def create_app(
         lockers_router,
         mailroom_router,
         returns_router,
+        twin_router,
     ):
         app.include_router(router)
 

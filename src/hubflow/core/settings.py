@@ -85,3 +85,9 @@ class Settings(BaseSettings):
     dispatch_offer_ttl_s: int = Field(default=120, ge=10, le=3600)
     dispatch_max_attempts: int = Field(default=2, ge=1, le=5)
     dispatch_seed: int = Field(default=0, ge=0)
+    twin_dir: str | None = Field(
+        default=None, description="folder of the twin run served at /twin/report and /twin/results"
+    )
+    dispatch_max_iterations: int | None = Field(
+        default=None, ge=1, description="also stop each solve after this many PyVRP iterations"
+    )

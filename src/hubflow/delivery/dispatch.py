@@ -68,12 +68,17 @@ class DispatchConfig:
     offer_ttl_s: int = 120
     max_attempts: int = 2
     seed: int = 0
+    # Also stop each solve after this many PyVRP iterations (None: the time limit alone).
+    # The twin sets it so that a seed gives the same plans on any machine.
+    max_iterations: int | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise ValueError(f"unknown dispatch policy {self.policy!r}; known: {sorted(POLICIES)}")
         if self.epoch_s <= 0 or self.time_limit_s <= 0:
             raise ValueError("epoch_s and time_limit_s must be positive")
+        if self.max_iterations is not None and self.max_iterations <= 0:
+            raise ValueError("max_iterations must be positive")
 
     @classmethod
     def from_settings(cls, s: Settings) -> DispatchConfig:
@@ -86,6 +91,7 @@ class DispatchConfig:
             offer_ttl_s=s.dispatch_offer_ttl_s,
             max_attempts=s.dispatch_max_attempts,
             seed=s.dispatch_seed,
+            max_iterations=s.dispatch_max_iterations,
         )
 
 
@@ -513,11 +519,11 @@ class _Writer:
 # -- the epoch ---------------------------------------------------------------------------------
 
 
-def _solve(model: _Model, time_limit_s: float, seed: int) -> Plan:
+def _solve(model: _Model, time_limit_s: float, seed: int, max_iterations: int | None) -> Plan:
     if not model.problem.vehicles:  # nothing to route with: say so for every parcel
         return Plan([], [Unassigned(j.id, "no_vehicle_at_hub") for j in model.problem.jobs],
                     0, True, 0.0)  # fmt: skip
-    return plan(model.problem, time_limit_s=time_limit_s, seed=seed)
+    return plan(model.problem, time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations)
 
 
 def _gig_plan(
@@ -526,7 +532,8 @@ def _gig_plan(
     if not parcels or not snap.gig:
         return None
     model = _Model(snap, snap.gig, [], parcels, travel)
-    return model, _solve(model, cfg.time_limit_s / 2, cfg.seed)
+    its = None if cfg.max_iterations is None else max(1, cfg.max_iterations // 2)
+    return model, _solve(model, cfg.time_limit_s / 2, cfg.seed, its)
 
 
 def run_epoch(
@@ -550,7 +557,7 @@ def run_epoch(
     go = [p for p in snap.parcels if p.id in chosen]
     run.dispatched, run.postponed = len(go), len(snap.parcels) - len(go)
     model = _Model(snap, snap.free, snap.under_way, go, travel)
-    own = _solve(model, cfg.time_limit_s, cfg.seed)
+    own = _solve(model, cfg.time_limit_s, cfg.seed, cfg.max_iterations)
     left = {u.job_id: u.reason for u in own.unassigned if u.job_id not in model.on_vehicle}
     # Own fleet first. What it cannot take in time goes down the cascade; what it could
     # take later waits for the next epoch.

@@ -46,6 +46,10 @@ def target_status(current: O, shipments: list[S], packed: list[bool]) -> O | Non
 # The order machine's paths between the states delivery moves it to.
 _PATH = {
     (O.ALLOCATED, O.PACKED): [O.PICKING, O.PACKED],
+    # A split order's first parcel may leave while another hub still packs its part (the
+    # twin found pickups refused for this): the order passes through packed on its way.
+    (O.ALLOCATED, O.OUT_FOR_DELIVERY): [O.PICKING, O.PACKED, O.OUT_FOR_DELIVERY],
+    (O.PICKING, O.OUT_FOR_DELIVERY): [O.PACKED, O.OUT_FOR_DELIVERY],
     (O.FAILED, O.OUT_FOR_DELIVERY): [O.OUT_FOR_DELIVERY],
     (O.OUT_FOR_DELIVERY, O.RETURNED): [O.FAILED, O.RETURNED],
     (O.PACKED, O.DELIVERED): [O.OUT_FOR_DELIVERY, O.DELIVERED],  # collected in store
@@ -68,4 +72,4 @@ def sync_order(uow: UnitOfWork, order_id: str, now: datetime) -> None:
     for step in _PATH.get((current, target), [target]):
         # Stock leaves per shipment as each is picked up, so the order machine must not
         # ship the whole order at once here.
-        orders.transition(uow, None, order_id, step, now, ship=False)
+        orders.transition(uow, None, order_id, step, now, ship=False, fetch=False)

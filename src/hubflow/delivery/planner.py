@@ -18,8 +18,15 @@ from typing import Any, Literal
 import pyvrp
 from pyvrp import Activity, ActivityType, ProblemData, Solution
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxRuntime
+from pyvrp.stop import (
+    MaxIterations,
+    MaxRuntime,
+    MultipleCriteria,
+    NoImprovement,
+    StoppingCriterion,
+)
 
+from hubflow.delivery.decompose import split_by_hub
 from hubflow.delivery.problem import FOREVER, Job, PlanningProblem, Vehicle
 
 __all__ = [
@@ -453,15 +460,51 @@ def plan(
     *,
     time_limit_s: float,
     seed: int = 0,
+    max_iterations: int | None = None,
     on_progress: Callable[[float], None] = lambda _fraction: None,
 ) -> Plan:
     """Routes for ``problem`` found by PyVRP in about ``time_limit_s`` seconds.
 
-    Every job ends up either in a route or in ``unassigned`` with a reason; the plan returned
-    is always feasible. ``on_progress`` receives the fraction of the time limit used."""
+    With ``max_iterations`` the search also stops after that many iterations: a plan that
+    depends only on the problem and the seed (the twin's determinism) as long as the time
+    limit, then only a ceiling, is not reached first. Every job ends up either in a route
+    or in ``unassigned`` with a reason; the plan returned is always feasible.
+    ``on_progress`` receives the fraction of the time limit used."""
     if time_limit_s <= 0:
         raise ValueError("time_limit_s must be positive")
+    if max_iterations is not None and max_iterations <= 0:
+        raise ValueError("max_iterations must be positive")
+    parts = split_by_hub(problem)
+    if parts is None:
+        return _plan_one(problem, time_limit_s, seed, max_iterations, on_progress)
+    # Independent hubs one by one, each with its share of the time (and all the iterations).
     t0 = time.perf_counter()
+    total = sum(len(p.jobs) + 1 for p in parts)
+    plans = []
+    for k, part in enumerate(parts):
+        share = max(time_limit_s * (len(part.jobs) + 1) / total, 0.01)
+        plans.append(_plan_one(part, share, seed, max_iterations, lambda _f: None))
+        on_progress((k + 1) / len(parts))
+    return Plan(
+        routes=[r for p in plans for r in p.routes],
+        unassigned=[u for p in plans for u in p.unassigned],
+        cost=sum(p.cost for p in plans),
+        feasible=all(p.feasible for p in plans),
+        runtime_s=time.perf_counter() - t0,
+    )
+
+
+def _plan_one(
+    problem: PlanningProblem,
+    time_limit_s: float,
+    seed: int,
+    max_iterations: int | None,
+    on_progress: Callable[[float], None],
+) -> Plan:
+    t0 = time.perf_counter()
+    if not problem.vehicles:  # a hub without vehicles (only when split): nothing to model
+        unplaced = [Unassigned(j.id, _STAGES[0]) for j in problem.jobs]
+        return Plan([], unplaced, 0, True, time.perf_counter() - t0)
     data, enc = build_data(problem)
     unassigned = list(enc.unassigned)
     routes: list[PlannedRoute] = []
@@ -479,7 +522,11 @@ def plan(
             # PyVRP warns when it struggles to reach feasibility; we repair that below.
             warnings.simplefilter("ignore", PenaltyBoundWarning)
             result = pyvrp.solve(
-                data, MaxRuntime(time_limit_s), seed=seed, collect_stats=False, params=params
+                data,
+                _stop(time_limit_s, max_iterations),
+                seed=seed,
+                collect_stats=False,
+                params=params,
             )
         best = result.best
         if not all(r.is_feasible() for r in best.routes()):
@@ -500,6 +547,15 @@ def plan(
         feasible=True,
         runtime_s=time.perf_counter() - t0,
     )
+
+
+def _stop(time_limit_s: float, max_iterations: int | None) -> StoppingCriterion:
+    if max_iterations is None:
+        return MaxRuntime(time_limit_s)
+    # Counted in iterations, so still deterministic: a small problem that stopped improving
+    # does not spend the whole budget.
+    stale = NoImprovement(max(20, max_iterations // 4))
+    return MultipleCriteria([MaxIterations(max_iterations), stale, MaxRuntime(time_limit_s)])
 
 
 def _read_routes(problem: PlanningProblem, enc: Encoding, best: Solution) -> list[PlannedRoute]:

@@ -525,9 +525,12 @@ def transition(
     *,
     reason: str | None = None,
     ship: bool = True,
+    fetch: bool = True,
 ) -> dict[str, Any]:
     """Move an order to ``target``; the UPDATE is conditional on the state we checked.
-    ``ship=False``: delivery consumes the stock itself, shipment by shipment."""
+    ``ship=False``: delivery consumes the stock itself, shipment by shipment.
+    ``fetch=False``: answer the order as read before the move with its new status, not
+    read again (for callers that ignore the answer: four queries fewer per step)."""
     conn = uow.conn
     current = get_order(conn, merchant_id, order_id)
     source = OrderStatus(current["status"])
@@ -558,6 +561,8 @@ def transition(
     if reason:
         payload["reason"] = reason
     record(conn, [Event(f"order.{target.value}", order_id, current["merchant_id"], payload)], now)
+    if not fetch:
+        return {**current, "status": target.value}
     return get_order(conn, merchant_id, order_id)
 
 

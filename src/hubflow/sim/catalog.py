@@ -3,6 +3,8 @@
 * a bakery: loaves, pastry boxes, cakes, cookies; small and light, the cream
   cakes chilled;
 * a grocer: dairy and eggs (chilled), frozen food, produce boxes, pantry staples;
+* an auto-parts chain (the twin's fourth merchant): filters, brake pads, batteries
+  (hazmat), wiper blades, oil, tire chains; heavy and bulky, some over a drone's limit;
 * an electronics chain: phones, laptops, TVs, headphones, cables, chargers, with
   dimensions in millimetres, weights in grams and values in cents; power banks
   are lithium batteries and so hazmat.
@@ -20,7 +22,7 @@ from typing import Any
 
 from hubflow.catalog.model import Temperature
 
-__all__ = ["MERCHANTS", "MerchantSpec", "ProductSpec", "generate_catalog"]
+__all__ = ["KINDS", "MERCHANTS", "MerchantSpec", "ProductSpec", "catalog_for", "generate_catalog"]
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,30 @@ _ELECTRONICS: list[_Base] = [
 ]
 _ELECTRONICS_LINES = ["Nimbus", "Vertex", "Orca", "Summit"]
 
+_AUTO_PARTS: list[_Base] = [
+    ("Engine Oil 5W-30 5 qt", (250, 120, 280), 4600, 3299, A, False, 2),
+    ("Oil Filter", (95, 95, 120), 350, 899, A, False, 3),
+    ("Cabin Air Filter", (250, 220, 40), 250, 1999, A, False, 2),
+    ("Engine Air Filter", (300, 250, 60), 450, 2299, A, False, 2),
+    ("Front Brake Pads", (180, 120, 70), 1500, 5499, A, False, 2),
+    ("Rear Brake Rotors (pair)", (300, 300, 120), 9000, 11999, A, False, 1),
+    ("Wiper Blades 22 in", (600, 80, 40), 300, 2499, A, False, 2),
+    ("Car Battery Group 35", (240, 175, 225), 17000, 18999, A, True, 1),
+    ("Spark Plugs (4)", (120, 90, 40), 200, 2999, A, False, 2),
+    ("Serpentine Belt", (250, 200, 40), 300, 3499, A, False, 1),
+    ("Headlight Bulb H11 (pair)", (120, 80, 50), 100, 2799, A, False, 2),
+    ("Coolant 1 gal", (150, 100, 280), 4200, 1999, A, False, 2),
+    ("Windshield Washer Fluid 1 gal", (150, 100, 280), 4000, 499, A, False, 3),
+    ("Tire Chains (pair)", (350, 250, 100), 4500, 7999, A, False, 1),
+    ("Jump Starter Pack", (200, 100, 60), 900, 9999, A, True, 1),
+    ("Floor Mats (set)", (700, 500, 60), 3500, 5999, A, False, 1),
+    ("Tire Pressure Gauge", (150, 50, 30), 80, 999, A, False, 3),
+    ("Microfiber Towels (6)", (250, 200, 50), 300, 1299, A, False, 3),
+]
+_AUTO_BRANDS = ["Rainier Auto", "Cascade Pro", "Olympic Parts"]
+
+KINDS = ("bakery", "grocer", "electronics", "auto_parts")
+
 
 def _jitter(rng: random.Random, value: int, spread: float) -> int:
     return max(1, round(value * rng.uniform(1 - spread, 1 + spread)))
@@ -250,3 +276,19 @@ def generate_catalog(seed: int) -> dict[str, list[ProductSpec]]:
             rng, "ELX", _ELECTRONICS, _ELECTRONICS_LINES, (3, 4), variant_first=True
         ),
     }
+
+
+def catalog_for(seed: int, kinds: tuple[str, ...] = KINDS) -> dict[str, list[ProductSpec]]:
+    """Merchant kind -> its products for the twin: the demo's three catalogs for the same
+    seed (unchanged) and, with its own seeded stream, the auto-parts chain's."""
+    base = generate_catalog(seed)
+    out: dict[str, list[ProductSpec]] = {}
+    for kind in kinds:
+        if kind in base:
+            out[kind] = base[kind]
+        elif kind == "auto_parts":
+            rng = random.Random(f"hubflow-catalog-auto-{seed}")
+            out[kind] = _expand(rng, "AUT", _AUTO_PARTS, _AUTO_BRANDS, (2, 3), variant_first=True)
+        else:
+            raise ValueError(f"unknown merchant kind {kind!r}; known: {list(KINDS)}")
+    return out

@@ -54,6 +54,9 @@ WORKERS = 8
 # keep the relay, and SQLite's single writer, busy before the orders start.
 WEBHOOK_EVENTS = ["order.*", "product.*"]
 HOST = "127.0.0.1"
+# The demo's short twin day: the default Seattle scenario, fewer orders and a lighter
+# planner so that it runs in about a minute (see the README for the measured time).
+TWIN_DEMO_SETS = ("demand.orders_per_day=400", "delivery.planner_iterations=100")
 
 
 class DemoError(RuntimeError):
@@ -447,13 +450,18 @@ def _parallel(
 
 
 @contextlib.contextmanager
-def _serving(db_url: str, port: int) -> Iterator[Any]:
+def _serving(db_url: str, port: int, twin_dir: Path | None = None) -> Iterator[Any]:
     import uvicorn
 
     from hubflow.api.app import create_app
     from hubflow.core.settings import Settings
 
-    settings = Settings(database_url=db_url, relay_interval_s=0.2, log_json=False)
+    settings = Settings(
+        database_url=db_url,
+        relay_interval_s=0.2,
+        log_json=False,
+        twin_dir=str(twin_dir) if twin_dir else None,
+    )
     app = create_app(settings, run_relay=True)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -660,14 +668,23 @@ def run_demo(
     db_path: str = "hubflow-demo.db",
     seed: int = 7,
     serve: bool = True,
+    twin_dir: str | None = None,
+    twin_sets: tuple[str, ...] = TWIN_DEMO_SETS,
 ) -> int:
     """Build the demo metro, place ``n_orders`` orders over HTTP, print a summary.
 
-    Returns 0 when every call behaved as expected, 1 otherwise. With ``serve``,
-    keeps the API up until Ctrl-C.
+    With ``twin_dir``, first runs a short default day of the digital twin into that
+    folder (its own database), prints its headline KPIs, and serves its report at
+    ``/twin/report`` and its KPIs at ``/twin/results``. Returns 0 when every call behaved
+    as expected, 1 otherwise. With ``serve``, keeps the API up until Ctrl-C.
     """
     console = Console()
     started = time.perf_counter()
+    twin_path = Path(twin_dir).resolve() if twin_dir else None
+    if twin_path is not None:
+        from hubflow.sim.commands import run_one
+
+        run_one(console, "seattle", seed, list(twin_sets), twin_path)
     metro = METRO
     catalog = generate_catalog(seed)
     stock = plan_stock(metro, catalog, n_orders, seed)
@@ -682,7 +699,7 @@ def run_demo(
     base_url = f"http://{HOST}:{port}"
     api = Api(base_url)
     try:
-        with _serving(db_url, port) as server:
+        with _serving(db_url, port, twin_path) as server:
             console.print(f"API up at {base_url}; webhooks go to {receiver_url}")
             progress = Progress(
                 TextColumn("[progress.description]{task.description:<32}"),
@@ -721,6 +738,10 @@ def run_demo(
                 time.perf_counter() - started,
             )
             _last_mile_summary(console, last_mile, accepted, base_url)
+            if twin_path is not None:
+                console.print(
+                    f"Twin day: report at {base_url}/twin/report, KPIs at {base_url}/twin/results"
+                )
             if serve:
                 console.print(
                     f"\n[bold green]Serving[/] on {base_url} (docs at {base_url}/docs); "

@@ -124,3 +124,18 @@ def test_an_order_follows_its_shipments(
     current: OrderStatus, ships: list[ShipmentStatus], packed: list[bool], expected: OrderStatus
 ) -> None:
     assert target_status(current, ships, packed) == expected
+
+
+def test_every_sync_path_is_a_legal_walk_of_the_order_machine() -> None:
+    from hubflow.delivery.orders_sync import _PATH
+    from hubflow.orders.model import check_transition
+
+    for (start, end), steps in _PATH.items():
+        here = start
+        for step in steps:
+            check_transition(here, step)
+            here = step
+        assert here is end
+    # A split order whose first parcel leaves before the other is packed.
+    mixed = target_status(OS.ALLOCATED, [S.OUT_FOR_DELIVERY, S.PENDING], [True, False])
+    assert mixed is OS.OUT_FOR_DELIVERY and (OS.ALLOCATED, mixed) in _PATH

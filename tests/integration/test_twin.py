@@ -1,0 +1,87 @@
+"""The twin on a tiny scenario through the real services, on SQLite and PostgreSQL:
+conservation of orders, stock and money; determinism; the served results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from hubflow.api.app import create_app
+from hubflow.core.settings import Settings
+from hubflow.sim.run import fresh_database, run_on, simulate
+from hubflow.sim.scenario import Scenario
+from tests.twin_scenarios import tiny
+
+OUTCOMES = {
+    "delivered",
+    "cancelled",
+    "open",
+    "in_locker",
+    "awaiting_pickup",
+    "with_carrier",
+    "failed:returned_to_hub",
+    "failed:redirected",
+}
+
+
+def _kpis(results: dict[str, Any]) -> dict[str, Any]:
+    """Everything but wall-clock figures."""
+    day = {k: v for k, v in results["day"].items() if k != "dispatch"}
+    day["routes_driven"] = results["day"]["dispatch"]["routes_driven"]
+    routes = [{k: v for k, v in x.items() if k != "id"} for x in results["routes"]]
+    return {"day": day, "by_hour": results["by_hour"], "routes": routes}
+
+
+def test_a_tiny_day_conserves_orders_stock_and_money(engine: Engine) -> None:
+    sc = Scenario.from_dict(tiny(orders=30))
+    r = run_on(engine, sc, seed=5)
+    day = r["day"]
+    assert day["orders"] > 15
+    outcomes = day["order_outcomes"]
+    # Every order ended somewhere named; failed ones say why.
+    assert set(outcomes) <= OUTCOMES, outcomes
+    assert sum(outcomes.values()) == day["orders"]
+    assert outcomes.get("delivered", 0) > 0
+    # Stock: every position is the sum of its ledger; reservations match; money balances.
+    book = day["ledgers"]
+    assert book["stock_balances"], book
+    assert book["money_balances"], book
+    assert book["stock_positions_off_ledger"] == 0
+    # The outside world did happen: routes, failures at the door, lockers, returns.
+    assert day["dispatch"]["routes_driven"] > 0
+    assert day["failed_deliveries"] + day["lockers"]["deposits"] > 0
+    assert sum(m["parcels"] for m in day["modes"].values()) > 0
+    assert day["km_total"] > 0 and day["kg_co2e"] > 0
+    assert day["hub_work"]["units_received"] > 0  # the dark store's 11:00 truck
+    assert len(r["by_hour"]["orders"]) == 24
+    assert sum(r["by_hour"]["orders"]) == day["orders"] == sum(r["by_day"]["orders"])
+
+
+def test_same_seed_same_kpis(sqlite_engine: Engine, tmp_path: Path) -> None:
+    sc = Scenario.from_dict(tiny(orders=24))
+    first = simulate(sc, tmp_path / "a", seed=9).results
+    second = simulate(sc, tmp_path / "b", seed=9).results
+    assert _kpis(first) == _kpis(second)
+    other = simulate(sc, tmp_path / "c", seed=10).results
+    assert _kpis(other) != _kpis(first)
+    html = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "http" not in html.replace("http://www.w3.org", "")
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_the_platform_serves_the_last_run(tmp_path: Path, present: bool) -> None:
+    if present:
+        simulate(Scenario.from_dict(tiny(orders=6)), tmp_path, seed=1)
+    settings = Settings(database_url=fresh_database(tmp_path / "app.db"), twin_dir=str(tmp_path))
+    with TestClient(create_app(settings, run_relay=False)) as client:
+        results, report = client.get("/twin/results"), client.get("/twin/report")
+    if present:
+        assert results.status_code == 200 and results.json()["scenario"] == "tiny"
+        assert report.status_code == 200 and "text/html" in report.headers["content-type"]
+    else:
+        assert results.status_code == report.status_code == 404
+        assert results.json()["error"]["code"] == "twin_not_run"
