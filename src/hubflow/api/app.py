@@ -39,8 +39,10 @@ def import_tables() -> None:
     import hubflow.fulfillment.store
     import hubflow.inventory.store
     import hubflow.lockers.store
+    import hubflow.membership.store
     import hubflow.network.store
     import hubflow.orders.store
+    import hubflow.points.store
     import hubflow.promise.store
     import hubflow.returns.store
     import hubflow.webhooks.store  # noqa: F401
@@ -212,8 +214,10 @@ def create_app(
     from hubflow.fulfillment.api import router as hub_ops_router
     from hubflow.inventory.api import router as inventory_router
     from hubflow.lockers.api import router as lockers_router
+    from hubflow.membership.api import router as membership_router
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
+    from hubflow.points.api import router as points_router
     from hubflow.promise.api import router as promise_router
     from hubflow.returns.api import router as returns_router
     from hubflow.webhooks.api import router as webhooks_router
@@ -232,6 +236,8 @@ def create_app(
         hub_ops_router,
         lockers_router,
         returns_router,
+        membership_router,
+        points_router,
     ):
         app.include_router(router)
 

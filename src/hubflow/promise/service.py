@@ -46,12 +46,14 @@ from hubflow.core.upsert import insert_on_conflict
 from hubflow.inventory.model import StockRequest
 from hubflow.inventory.service import ReservationRace
 from hubflow.inventory.store import stock_table
+from hubflow.membership.lookup import member_terms
 from hubflow.network.store import bump_revision, get_hub
 from hubflow.promise.index import HubEntry, HubIndex, hub_index
 from hubflow.promise.model import (
     CartFacts,
     HubCalendar,
     HubPromise,
+    MemberTerms,
     MerchantPromise,
     Offer,
     OptionCode,
@@ -167,6 +169,7 @@ class _Facts:
     serving: list[tuple[HubEntry, float]]
     atp: dict[str, dict[str, int]]  # hub -> product -> units it may promise
     calendars: dict[str, HubCalendar] = field(default_factory=dict)
+    terms: MemberTerms | None = None  # the customer's plan, when they have one
 
 
 _MERCHANT_SETTINGS = select(merchant_promise_table.c.settings).where(
@@ -262,6 +265,7 @@ class _Option:
     plan: Plan | None
     fee: int
     fee_waived: bool
+    benefits: tuple[dict[str, Any], ...] = ()
 
     @property
     def window(self) -> tuple[float, float]:
@@ -282,7 +286,7 @@ def _offers(
     within: tuple[float, float] | None,
     only_hub: str | None,
 ) -> tuple[list[_HubOffer], Reason | None]:
-    refusal = facts.merchant.refusal(option, facts.member)
+    refusal = facts.merchant.refusal(option, facts.member, facts.terms)
     if refusal is not None:
         return [], refusal
     hubs = [(e, km) for e, km in facts.serving if e.can(option)]
@@ -373,7 +377,8 @@ def _decide(
     with_capacity = [h for h in offers if left[(h.entry.id, option.value, h.offer.slot_start)] >= 1]
     if not with_capacity:
         return Reason.NO_CAPACITY
-    fee, waived = facts.merchant.fee(option, facts.cart.value, facts.member)
+    fee, waived = facts.merchant.fee(option, facts.cart.value, facts.member, facts.terms)
+    benefits = tuple(facts.merchant.benefits(option, facts.cart.value, facts.member, facts.terms))
     if option is OptionCode.PICKUP_IN_STORE:
         places = [
             h
@@ -382,7 +387,7 @@ def _decide(
         ]
         if not places:
             return Reason.NO_STOCK
-        return _Option(option, places[: config.pickup_locations_max], None, fee, waived)
+        return _Option(option, places[: config.pickup_locations_max], None, fee, waived, benefits)
     by_id = {h.entry.id: h for h in with_capacity}
     candidates = [
         Candidate(h.entry.id, h.km, h.offer.cost, facts.atp[h.entry.id]) for h in with_capacity
@@ -390,7 +395,7 @@ def _decide(
     plan = get_strategy(config.strategy).plan(facts.wanted, candidates, _params(config))
     if isinstance(plan, Shortfall):
         return Reason.NO_STOCK
-    return _Option(option, [by_id[h] for h in plan.hubs], plan, fee, waived)
+    return _Option(option, [by_id[h] for h in plan.hubs], plan, fee, waived, benefits)
 
 
 @dataclass(frozen=True)
@@ -398,6 +403,7 @@ class Evaluation:
     options: list[_Option]
     unavailable: list[tuple[OptionCode, Reason]]
     currency: str
+    terms: MemberTerms | None = None
 
 
 def evaluate(
@@ -413,7 +419,10 @@ def evaluate(
 ) -> Evaluation:
     """Every option (or ``only`` one) for this cart and address at ``now``."""
     wanted = req.quantities()
-    facts = _gather(conn, merchant_id, wanted, req.destination, req.member, config)
+    terms = member_terms(conn, merchant_id, req.customer_id, now)
+    member = req.member or terms is not None
+    facts = _gather(conn, merchant_id, wanted, req.destination, member, config)
+    facts.terms = terms
     ts = now.timestamp()
     codes = [only] if only is not None else list(OptionCode)
     unavailable: list[tuple[OptionCode, Reason]] = []
@@ -435,7 +444,7 @@ def evaluate(
     order = {c: i for i, c in enumerate(OptionCode)}
     options.sort(key=lambda o: order[o.code])
     unavailable.sort(key=lambda u: order[u[0]])
-    return Evaluation(options, unavailable, facts.merchant.currency)
+    return Evaluation(options, unavailable, facts.merchant.currency, terms)
 
 
 # -- JSON -------------------------------------------------------------------------------------
@@ -463,6 +472,7 @@ def _option_json(o: _Option, currency: str) -> dict[str, Any]:
         "cutoff_local": local_iso(o.cutoff if o.plan is not None else first.offer.cutoff, tz),
         "fee": {"amount": o.fee, "currency": currency},
         "fee_waived": o.fee_waived,
+        "benefits": list(o.benefits),
         "split": o.plan is not None and len(o.offers) > 1,
         "shipments": [
             {"hub_id": h.entry.id, "mode": h.offer.mode} for h in o.offers if o.plan is not None
@@ -545,7 +555,7 @@ def create_quote(
         "address": req.address,
         "lat": req.destination.lat,
         "lng": req.destination.lng,
-        "customer": {"id": req.customer_id, "member": req.member},
+        "customer": _customer_json(req, ev.terms),
         "options": [_option_json(o, ev.currency) for o in ev.options],
         "unavailable": _unavailable_json(ev.unavailable),
         "created_at": now,
@@ -554,6 +564,17 @@ def create_quote(
     with UnitOfWork(engine) as uow:
         uow.conn.execute(_INSERT_QUOTE, row)
     return _quote_json(row)
+
+
+def _customer_json(req: QuoteRequest, terms: MemberTerms | None) -> dict[str, Any]:
+    membership = None
+    if terms is not None:
+        membership = {"plan_id": terms.plan_id, "subscription_id": terms.subscription_id}
+    return {
+        "id": req.customer_id,
+        "member": req.member or terms is not None,
+        "membership": membership,
+    }
 
 
 def _quote_row(conn: Connection, merchant_id: str, quote_id: str) -> dict[str, Any]:
@@ -639,7 +660,8 @@ def plan_quoted_order(
         destination=LatLng(row["lat"], row["lng"]),
         address=row["address"],
         customer_id=customer.get("id"),
-        member=bool(customer.get("member")),
+        # A subscription is looked up again; the merchant's own flag is kept as quoted.
+        member=bool(customer.get("member")) and customer.get("membership") is None,
     )
     if now >= row["expires_at"]:
         raise PromiseConflict(
@@ -710,7 +732,9 @@ def plan_quoted_order(
         "cutoff": chosen["cutoff"],
         "fee": chosen["fee"],
         "fee_waived": chosen["fee_waived"],
-        "member": req.member,
+        "benefits": chosen.get("benefits", []),
+        "member": bool(customer.get("member")),
+        "membership": customer.get("membership"),
         "pickup_hub_id": only_hub,
         "shipments": [
             {

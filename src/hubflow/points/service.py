@@ -1,0 +1,293 @@
+"""Points use cases: the merchant's programme, points at checkout (burn as a discount,
+earn on what was paid), their reversal when an order is cancelled or lines come back,
+grants, expiry, and a customer's account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hubflow.catalog.service import products_by_id
+from hubflow.core.db import UnitOfWork
+from hubflow.core.errors import InvalidInput
+from hubflow.core.upsert import insert_on_conflict
+from hubflow.membership.lookup import membership_of
+from hubflow.points.ledger import Cause, credit, debit, entry_json, find_entry
+from hubflow.points.model import Kind, Line, Program
+from hubflow.points.store import accounts_table, entries_table, programs_table
+
+__all__ = [
+    "account",
+    "checkout",
+    "expire_due",
+    "expires_for",
+    "grant",
+    "lines_returned",
+    "order_cancelled",
+    "program_for",
+    "set_program",
+]
+
+_e = entries_table.c
+
+
+def program_for(conn: Connection, merchant_id: str) -> Program:
+    rules = conn.execute(
+        select(programs_table.c.rules).where(programs_table.c.merchant_id == merchant_id)
+    ).scalar()
+    return Program.from_json(rules)
+
+
+def set_program(conn: Connection, merchant_id: str, program: Program, now: datetime) -> None:
+    values = {"rules": program.to_json(), "updated_at": now}
+    conn.execute(
+        insert_on_conflict(conn, programs_table)
+        .values(merchant_id=merchant_id, **values)
+        .on_conflict_do_update(index_elements=["merchant_id"], set_=values)
+    )
+
+
+def expires_for(program: Program, now: datetime) -> datetime | None:
+    return None if program.expiry_days is None else now + timedelta(days=program.expiry_days)
+
+
+def checkout(
+    conn: Connection,
+    merchant_id: str,
+    order_id: str,
+    customer_id: str,
+    lines: Sequence[tuple[str, int]],
+    burn: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """Burn ``burn`` points as a discount on the order's lines (409 insufficient_points
+    above the balance), then earn on what is left to pay. Runs inside the order's
+    transaction, after its stock and slots (the account row is always locked last)."""
+    program = program_for(conn, merchant_id)
+    products = products_by_id(conn, merchant_id, [p for p, _ in lines])
+    items = [
+        Line(p, products[p].sku, products[p].value.amount, q)
+        for p, q in lines
+        if products[p].value.currency == program.currency
+    ]
+    cart = sum(x.unit_value * x.quantity for x in items)
+    cause = Cause("order", order_id)
+    if burn > program.max_burn(cart):
+        raise InvalidInput(
+            "more points than this cart may take",
+            code="burn_above_limit",
+            details={"max_points": program.max_burn(cart)},
+        )
+    discount = burn * program.point_value
+    if burn:
+        debit(
+            conn,
+            merchant_id,
+            customer_id,
+            Kind.BURN,
+            burn,
+            f"burn:{order_id}",
+            cause,
+            now,
+            detail={"discount": discount},
+        )
+    member = membership_of(conn, merchant_id, customer_id, now)
+    pct = 100 if member is None else member.benefits.points_multiplier_pct
+    earned = program.earn(items, discount, pct)
+    if earned.total:
+        detail = {
+            "total": earned.total,
+            "per_unit": dict(earned.per_unit),
+            "quantities": dict(earned.quantities),
+            "bonus": earned.bonus,
+            "multiplier_pct": pct,
+        }
+        credit(
+            conn,
+            merchant_id,
+            customer_id,
+            Kind.EARN,
+            earned.total,
+            f"earn:{order_id}",
+            cause,
+            now,
+            expires_at=expires_for(program, now),
+            detail=detail,
+        )
+    return {
+        "customer_id": customer_id,
+        "points_burned": burn,
+        "discount": {"amount": discount, "currency": program.currency},
+        "points_earned": earned.total,
+        "multiplier_pct": pct,
+    }
+
+
+def _reversed(conn: Connection, merchant_id: str, entry_id: str) -> tuple[int, dict[str, int]]:
+    """Points already taken back from an earn, and the units returned so far."""
+    total, units = 0, dict[str, int]()
+    for r in conn.execute(
+        select(_e.points, _e.debt, _e.detail).where(
+            _e.merchant_id == merchant_id, _e.reverses_id == entry_id
+        )
+    ):
+        total += int(r.debt) - int(r.points)
+        for p, q in ((r.detail or {}).get("units") or {}).items():
+            units[p] = units.get(p, 0) + int(q)
+    return total, units
+
+
+def order_cancelled(conn: Connection, merchant_id: str, order_id: str, now: datetime) -> None:
+    """Take back what the order earned (as debt if already spent) and give back what it
+    burned. Once, however often it is called."""
+    cause = Cause("order", order_id)
+    earn = find_entry(conn, merchant_id, f"earn:{order_id}")
+    if earn is not None:
+        done, _ = _reversed(conn, merchant_id, earn.id)
+        left = int(earn.detail["total"]) - done
+        if left > 0:
+            debit(
+                conn,
+                merchant_id,
+                earn.customer_id,
+                Kind.EARN_REVERSED,
+                left,
+                f"earn_reversed:{order_id}:cancel",
+                cause,
+                now,
+                allow_debt=True,
+                reverses_id=earn.id,
+                first_lot=earn.id,
+            )
+    burn = find_entry(conn, merchant_id, f"burn:{order_id}")
+    if burn is not None:
+        program = program_for(conn, merchant_id)
+        credit(
+            conn,
+            merchant_id,
+            burn.customer_id,
+            Kind.BURN_REVERSED,
+            -int(burn.points),
+            f"burn_reversed:{order_id}",
+            cause,
+            now,
+            expires_at=expires_for(program, now),
+            reverses_id=burn.id,
+        )
+
+
+def lines_returned(
+    conn: Connection,
+    merchant_id: str,
+    order_id: str,
+    return_id: str,
+    lines: Sequence[tuple[str, int]],
+    now: datetime,
+) -> None:
+    """A refund for returned lines takes back the points those units earned (and the
+    order's bonus once every unit is back); spent points become a recorded debt."""
+    earn = find_entry(conn, merchant_id, f"earn:{order_id}")
+    if earn is None:
+        return
+    per_unit, bought = earn.detail["per_unit"], earn.detail["quantities"]
+    _, before = _reversed(conn, merchant_id, earn.id)
+    units = {p: q for p, q in lines if p in per_unit}
+    n = sum(int(per_unit[p]) * q for p, q in units.items())
+    after = {p: before.get(p, 0) + units.get(p, 0) for p in bought}
+    if all(after[p] >= int(q) for p, q in bought.items()):
+        n += int(earn.detail["bonus"])
+    if n <= 0:
+        return
+    debit(
+        conn,
+        merchant_id,
+        earn.customer_id,
+        Kind.EARN_REVERSED,
+        n,
+        f"earn_reversed:{order_id}:{return_id}",
+        Cause("return", return_id),
+        now,
+        allow_debt=True,
+        reverses_id=earn.id,
+        first_lot=earn.id,
+        detail={"units": units},
+    )
+
+
+def grant(
+    uow: UnitOfWork,
+    merchant_id: str,
+    customer_id: str,
+    points: int,
+    ref: str,
+    reason: str,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """Goodwill or promotion points, once per ``ref`` (the merchant's own id for it)."""
+    program = program_for(uow.conn, merchant_id)
+    entry, new = credit(
+        uow.conn,
+        merchant_id,
+        customer_id,
+        Kind.GRANT,
+        points,
+        f"grant:{ref}",
+        Cause("grant", ref),
+        now,
+        expires_at=expires_for(program, now),
+        detail={"reason": reason},
+    )
+    return entry_json(entry), new
+
+
+def expire_due(uow: UnitOfWork, now: datetime, *, limit: int = 1000) -> int:
+    """Expire what is left of every lot past its date (each once: the ref is the lot)."""
+    conn = uow.conn
+    due = conn.execute(
+        select(_e.id, _e.merchant_id, _e.customer_id)
+        .where(_e.expires_at <= now, _e.remaining > 0)
+        .order_by(_e.expires_at, _e.id)
+        .limit(limit)
+    ).all()
+    for lot in due:
+        debit(
+            conn,
+            lot.merchant_id,
+            lot.customer_id,
+            Kind.EXPIRE,
+            None,
+            f"expire:{lot.id}",
+            Cause("expiry", lot.id),
+            now,
+            reverses_id=None,
+            first_lot=lot.id,
+            only_lot=True,
+        )
+    return len(due)
+
+
+def account(
+    conn: Connection, merchant_id: str, customer_id: str, *, limit: int = 100
+) -> dict[str, Any]:
+    a = accounts_table.c
+    row = conn.execute(
+        select(a.balance, a.debt).where(a.merchant_id == merchant_id, a.customer_id == customer_id)
+    ).first()
+    entries = conn.execute(
+        select(entries_table)
+        .where(_e.merchant_id == merchant_id, _e.customer_id == customer_id)
+        .order_by(_e.id.desc())
+        .limit(limit)
+    ).all()
+    program = program_for(conn, merchant_id)
+    balance = 0 if row is None else int(row.balance)
+    return {
+        "customer_id": customer_id,
+        "balance": balance,
+        "debt": 0 if row is None else int(row.debt),
+        "worth": {"amount": balance * program.point_value, "currency": program.currency},
+        "entries": [entry_json(e) for e in entries],
+    }
