@@ -152,7 +152,6 @@ def subscribe(
     if price is None:
         raise InvalidInput(f"plan {plan.code} has no {billing.value} price", code="no_such_billing")
     sub_id = new_id("sub")
-    _join(conn, scope, customer_id, sub_id, "primary", now)
     trialing = trial and plan.trial_days > 0 and _first_trial(conn, scope, customer_id, sub_id, now)
     anchor = now + timedelta(days=plan.trial_days) if trialing else now
     cycle = 0 if trialing else 1
@@ -181,6 +180,7 @@ def subscribe(
             version=1,
         )
     )
+    _join(conn, scope, customer_id, sub_id, "primary", now)
     if not trialing:
         _charge(conn, sub_id, scope, "charge", price, plan.currency, now, end, now)
     out = get_subscription(conn, scope, sub_id)
