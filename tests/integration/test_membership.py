@@ -159,8 +159,9 @@ def test_household_at_one_address_up_to_the_limit(shop: Shop) -> None:
     sub = shop.subscribe().json()
     url = f"/v1/membership/subscriptions/{sub['id']}/members"
     elsewhere = {**HOME, "line1": "1 Other Rd"}
-    r = shop.api.client.post(url, json={"customer_id": "cus_2", "address": elsewhere},
-                             headers=shop.mh)  # fmt: skip
+    r = shop.api.client.post(
+        url, json={"customer_id": "cus_2", "address": elsewhere}, headers=shop.mh
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "foreign_household_address"
     same = {**HOME, "line1": "400  PINE st."}  # the same address, spelt differently
     r = shop.api.client.post(url, json={"customer_id": "cus_2", "address": same}, headers=shop.mh)

@@ -143,10 +143,14 @@ def test_a_return_after_the_points_were_spent_records_a_debt(api: Api) -> None:
     home = {"line1": "400 Pine St", "city": "Seattle", "postcode": "98101", "country": "US"}
     plan = api.client.post(
         "/v1/membership/plans",
-        json={"code": "plus", "name": "Plus", "monthly_price": 999,
-              "benefits": {"extra_return_days": 30, "points_multiplier_pct": 200}},
+        json={
+            "code": "plus",
+            "name": "Plus",
+            "monthly_price": 999,
+            "benefits": {"extra_return_days": 30, "points_multiplier_pct": 200},
+        },
         headers=net.mh,
-    ).json()  # fmt: skip
+    ).json()
     r = api.client.post(
         "/v1/membership/subscriptions",
         json={"plan_id": plan["id"], "customer_id": "cus_1", "address": home},
@@ -170,13 +174,17 @@ def test_a_return_after_the_points_were_spent_records_a_debt(api: Api) -> None:
     r = api.client.post(
         "/v1/returns",
         headers=net.mh,
-        json={"order_id": order["id"], "reason": "stale",
-              "lines": [{"product_id": net.product, "quantity": 2}]},
-    )  # fmt: skip
+        json={
+            "order_id": order["id"],
+            "reason": "stale",
+            "lines": [{"product_id": net.product, "quantity": 2}],
+        },
+    )
     assert r.status_code == 201, r.text
     token = r.json()["qr"].split(":", 1)[1]
-    r = api.client.post("/v1/returns/drop-offs", json={"token": token, "hub_id": net.hub},
-                        headers=api.op)  # fmt: skip
+    r = api.client.post(
+        "/v1/returns/drop-offs", json={"token": token, "hub_id": net.hub}, headers=api.op
+    )
     assert r.status_code == 200 and r.json()["refund"] is not None, r.text
     account = _account(api, net)
     assert (account["balance"], account["debt"]) == (0, 14)  # 26 taken back: 12 + 14 owed
@@ -214,10 +222,15 @@ def test_points_expire_on_the_clock(api: Api) -> None:
 def _partner(api: Api, net: fleet.Net) -> dict[str, Any]:
     r = api.client.post(
         "/v1/points/partners",
-        json={"name": "Telco", "rate_ours": 1, "rate_theirs": 2, "daily_cap_in": 500,
-              "daily_cap_out": 5000},
+        json={
+            "name": "Telco",
+            "rate_ours": 1,
+            "rate_theirs": 2,
+            "daily_cap_in": 500,
+            "daily_cap_out": 5000,
+        },
         headers=net.mh,
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
     out: dict[str, Any] = r.json()
     return out
@@ -265,10 +278,13 @@ def test_partner_transfers_are_signed_once_and_capped(api: Api) -> None:
     ]
     r = api.client.post(
         f"/v1/points/partners/{p['id']}/reconciliations",
-        json={"since": "2026-03-01T00:00:00Z", "until": "2026-03-10T00:00:00Z",
-              "transfers": statement},
+        json={
+            "since": "2026-03-01T00:00:00Z",
+            "until": "2026-03-10T00:00:00Z",
+            "transfers": statement,
+        },
         headers=net.mh,
-    )  # fmt: skip
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["matched"] == 1 and report["unmatched"] == 3
