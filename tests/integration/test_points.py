@@ -123,19 +123,6 @@ def test_cancel_takes_back_the_earn_and_gives_back_the_burn_once(api: Api) -> No
     _ledger_agrees(api)
 
 
-def _deliver(api: Api, net: fleet.Net, order: dict[str, Any]) -> None:
-    for s in order["shipments"]:
-        api.client.post(f"/v1/shipments/{s['id']}/packed", json={}, headers=api.op)
-    fleet.dispatch(api)
-    cid, h = next(iter(net.couriers.items()))
-    route = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"][0]
-    stop = route["stops"][0]
-    api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h)
-    api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=h)
-    r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/deliver", json={}, headers=h)
-    assert r.status_code == 200, r.text
-
-
 def test_a_return_after_the_points_were_spent_records_a_debt(api: Api) -> None:
     net = fleet.network(api)
     van = fleet.vehicle(api, net, "van")
@@ -165,7 +152,7 @@ def test_a_return_after_the_points_were_spent_records_a_debt(api: Api) -> None:
         "points_earned": 26,  # 13 x the member's 200 %
         "multiplier_pct": 200,
     }
-    _deliver(api, net, order)
+    fleet.deliver(api, net, order)
     spend = _order(api, net, 1, "o2", points_to_burn=26)  # earns 12 on 624 paid
     assert spend.status_code == 201, spend.text
     assert _account(api, net)["balance"] == 12

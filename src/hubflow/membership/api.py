@@ -6,17 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
-from hubflow.api.deps import AnyCaller, AppState, OperatorCaller, State
+from hubflow.api.deps import AnyCaller, OnBehalfOf, OperatorCaller, State, _merchant
 from hubflow.api.schemas import PathId, Strict, text
 from hubflow.catalog.model import Role
-from hubflow.catalog.service import get_merchant
 from hubflow.core.db import UnitOfWork
-from hubflow.core.errors import Forbidden, NotFound
-from hubflow.core.ids import is_valid_id, new_id
+from hubflow.core.ids import new_id
 from hubflow.membership import service
 from hubflow.membership.lookup import membership_of
 from hubflow.membership.model import NETWORK, Benefits, Billing, Plan
@@ -32,28 +29,14 @@ CustomerPath = Annotated[str, Path(pattern=CUSTOMER_ID, max_length=100)]
 Cents = Annotated[int, Field(ge=0, le=100_000_000)]
 
 
-def _merchant_exists(state: AppState, merchant_id: str) -> bool:
-    with UnitOfWork(state.engine, readonly=True) as uow:
-        return get_merchant(uow.conn, merchant_id) is not None
-
-
-async def _scope(
-    state: State,
-    caller: AnyCaller,
-    on_behalf_of: Annotated[str | None, Header(alias="Hubflow-Merchant", max_length=32)] = None,
-) -> str:
-    if caller.role is Role.MERCHANT:
-        assert caller.merchant_id is not None
-        return caller.merchant_id
-    if caller.role is not Role.OPERATOR:
-        raise Forbidden("this call needs a merchant's or the operator's key", code="merchant_only")
-    if on_behalf_of is None:
+async def _scope(state: State, caller: AnyCaller, on_behalf_of: OnBehalfOf = None) -> str:
+    """The caller's merchant (as every merchant endpoint), or the network for the
+    operator's key without a Hubflow-Merchant header."""
+    if caller.role is Role.OPERATOR and on_behalf_of is None:
         return NETWORK
-    if not is_valid_id(on_behalf_of, "mer") or not await run_in_threadpool(
-        _merchant_exists, state, on_behalf_of
-    ):
-        raise NotFound(f"merchant {on_behalf_of} not found", code="merchant_not_found")
-    return on_behalf_of
+    principal = await _merchant(state, caller, on_behalf_of)
+    assert principal.merchant_id is not None
+    return principal.merchant_id
 
 
 Scope = Annotated[str, Depends(_scope)]

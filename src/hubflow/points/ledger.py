@@ -68,8 +68,31 @@ def find_entry(conn: Connection, merchant_id: str, ref: str) -> Any:
     ).first()
 
 
-def _insert(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
-    row = {"id": new_id("pte"), **values}
+def _insert(
+    conn: Connection,
+    merchant_id: str,
+    customer_id: str,
+    ref: str,
+    kind: Kind,
+    points: int,
+    debt: int,
+    cause: Cause,
+    now: datetime,
+    **rest: Any,
+) -> dict[str, Any]:
+    row = {
+        "id": new_id("pte"),
+        "merchant_id": merchant_id,
+        "customer_id": customer_id,
+        "ref": ref,
+        "kind": kind.value,
+        "points": points,
+        "debt": debt,
+        "cause_type": cause.type,
+        "cause_id": cause.id,
+        "created_at": now,
+        **rest,
+    }
     conn.execute(insert(entries_table).values(**row))
     return row
 
@@ -121,21 +144,18 @@ def credit(
     to_balance, repaid = settle_credit(n, debt)
     entry = _insert(
         conn,
-        {
-            "merchant_id": merchant_id,
-            "customer_id": customer_id,
-            "ref": ref,
-            "kind": kind.value,
-            "points": to_balance,
-            "debt": -repaid,
-            "cause_type": cause.type,
-            "cause_id": cause.id,
-            "reverses_id": reverses_id,
-            "remaining": to_balance,
-            "expires_at": expires_at,
-            "detail": detail,
-            "created_at": now,
-        },
+        merchant_id,
+        customer_id,
+        ref,
+        kind,
+        to_balance,
+        -repaid,
+        cause,
+        now,
+        reverses_id=reverses_id,
+        remaining=to_balance,
+        expires_at=expires_at,
+        detail=detail,
     )
     _move(conn, merchant_id, customer_id, to_balance, -repaid, now)
     _event(conn, entry, now)
@@ -175,21 +195,18 @@ def debit(
     taken = consume(lots, from_balance, first_lot)
     entry = _insert(
         conn,
-        {
-            "merchant_id": merchant_id,
-            "customer_id": customer_id,
-            "ref": ref,
-            "kind": kind.value,
-            "points": -from_balance,
-            "debt": to_debt,
-            "cause_type": cause.type,
-            "cause_id": cause.id,
-            "reverses_id": reverses_id,
-            "remaining": 0,
-            "expires_at": None,
-            "detail": {**(detail or {}), "lots": [[lot, k] for lot, k in taken]},
-            "created_at": now,
-        },
+        merchant_id,
+        customer_id,
+        ref,
+        kind,
+        -from_balance,
+        to_debt,
+        cause,
+        now,
+        reverses_id=reverses_id,
+        remaining=0,
+        expires_at=None,
+        detail={**(detail or {}), "lots": [[lot, k] for lot, k in taken]},
     )
     for lot_id, k in taken:
         res = conn.execute(
