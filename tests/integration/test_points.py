@@ -285,3 +285,34 @@ def test_partner_transfers_are_signed_once_and_capped(api: Api) -> None:
         headers=other,
     )
     assert r.status_code == 404
+
+
+def test_returned_lines_give_back_the_points_that_paid_for_them(api: Api) -> None:
+    net = fleet.network(api)
+    van = fleet.vehicle(api, net, "van")
+    fleet.courier(api, net, "employee", vehicle_id=van, start=True)
+    _grant(api, net, 300, "g1")
+    order = _order(api, net, 2, "o1", points_to_burn=300).json()  # 1300, 300 off: earns 10
+    fleet.deliver(api, net, order)
+    refunds = []
+    for n in range(2):  # one unit, then the other
+        r = api.client.post(
+            "/v1/returns",
+            headers=net.mh,
+            json={
+                "order_id": order["id"],
+                "reason": "stale",
+                "lines": [{"product_id": net.product, "quantity": 1}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        token = r.json()["qr"].split(":", 1)[1]
+        r = api.client.post(
+            "/v1/returns/drop-offs", json={"token": token, "hub_id": net.hub}, headers=api.op
+        )
+        assert r.status_code == 200, r.text
+        refunds.append(r.json()["refund"]["amount"])
+        account = _account(api, net)
+        assert account["balance"] == [150 + 10 - 5, 300][n]
+    assert refunds == [650 - 150, 650 - 150]  # the points' share comes back as points
+    _ledger_agrees(api)

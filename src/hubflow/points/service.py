@@ -92,7 +92,7 @@ def checkout(
             f"burn:{order_id}",
             cause,
             now,
-            detail={"discount": discount},
+            detail={"discount": discount, "cart_value": cart, "unit_values": _unit_values(items)},
         )
     member = membership_of(conn, merchant_id, customer_id, now)
     pct = 100 if member is None else member.benefits.points_multiplier_pct
@@ -126,15 +126,19 @@ def checkout(
     }
 
 
+def _unit_values(items: Sequence[Line]) -> dict[str, int]:
+    return {x.product_id: x.unit_value for x in items}
+
+
 def _reversed(conn: Connection, merchant_id: str, entry_id: str) -> tuple[int, dict[str, int]]:
-    """Points already taken back from an earn, and the units returned so far."""
+    """Points already reversed of an earn or a burn, and the units returned so far."""
     total, units = 0, dict[str, int]()
     for r in conn.execute(
         select(_e.points, _e.debt, _e.detail).where(
             _e.merchant_id == merchant_id, _e.reverses_id == entry_id
         )
     ):
-        total += int(r.debt) - int(r.points)
+        total += abs(int(r.points) - int(r.debt))
         for p, q in ((r.detail or {}).get("units") or {}).items():
             units[p] = units.get(p, 0) + int(q)
     return total, units
@@ -163,14 +167,15 @@ def order_cancelled(conn: Connection, merchant_id: str, order_id: str, now: date
                 first_lot=earn.id,
             )
     burn = find_entry(conn, merchant_id, f"burn:{order_id}")
-    if burn is not None:
+    left = 0 if burn is None else -int(burn.points) - _reversed(conn, merchant_id, burn.id)[0]
+    if burn is not None and left > 0:
         program = program_for(conn, merchant_id)
         credit(
             conn,
             merchant_id,
             burn.customer_id,
             Kind.BURN_REVERSED,
-            -int(burn.points),
+            left,
             f"burn_reversed:{order_id}",
             cause,
             now,
@@ -186,9 +191,23 @@ def lines_returned(
     return_id: str,
     lines: Sequence[tuple[str, int]],
     now: datetime,
+) -> int:
+    """Returned lines take back the points their units earned (and the order's bonus once
+    every unit is back; spent points become a recorded debt) and give back the points
+    that paid for them. Returns what those points paid (minor units): the money refund
+    is that much less. Once per return."""
+    _take_back_earn(conn, merchant_id, order_id, return_id, lines, now)
+    return _give_back_burn(conn, merchant_id, order_id, return_id, lines, now)
+
+
+def _take_back_earn(
+    conn: Connection,
+    merchant_id: str,
+    order_id: str,
+    return_id: str,
+    lines: Sequence[tuple[str, int]],
+    now: datetime,
 ) -> None:
-    """A refund for returned lines takes back the points those units earned (and the
-    order's bonus once every unit is back); spent points become a recorded debt."""
     earn = find_entry(conn, merchant_id, f"earn:{order_id}")
     if earn is None:
         return
@@ -215,6 +234,45 @@ def lines_returned(
         first_lot=earn.id,
         detail={"units": units},
     )
+
+
+def _give_back_burn(
+    conn: Connection,
+    merchant_id: str,
+    order_id: str,
+    return_id: str,
+    lines: Sequence[tuple[str, int]],
+    now: datetime,
+) -> int:
+    """The burn's share of the returned value, as points, rounded so that returning
+    every unit gives back exactly what was burned."""
+    burn = find_entry(conn, merchant_id, f"burn:{order_id}")
+    if burn is None:
+        return 0
+    burned, discount = -int(burn.points), int(burn.detail["discount"])
+    values, cart = burn.detail["unit_values"], int(burn.detail["cart_value"])
+    _, before = _reversed(conn, merchant_id, burn.id)
+    units = {p: q for p, q in lines if p in values}
+    worth_before = sum(int(values[p]) * q for p, q in before.items())
+    worth_after = worth_before + sum(int(values[p]) * q for p, q in units.items())
+    back = burned * worth_after // cart - burned * worth_before // cart
+    if back <= 0:
+        return 0
+    program = program_for(conn, merchant_id)
+    credit(
+        conn,
+        merchant_id,
+        burn.customer_id,
+        Kind.BURN_REVERSED,
+        back,
+        f"burn_reversed:{order_id}:{return_id}",
+        Cause("return", return_id),
+        now,
+        expires_at=expires_for(program, now),
+        reverses_id=burn.id,
+        detail={"units": units},
+    )
+    return discount * worth_after // cart - discount * worth_before // cart
 
 
 def grant(

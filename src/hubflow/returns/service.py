@@ -241,7 +241,11 @@ def _refund(uow: UnitOfWork, ret: Any, trigger: str, now: datetime, policy: Retu
     conn = uow.conn
     rl = return_lines_table.c
     lines = conn.execute(select(return_lines_table).where(rl.return_id == ret.id)).all()
-    value = sum(x.unit_value * x.quantity for x in lines)
+    # Loyalty points go first (once per return): they take back what the lines earned and
+    # give back, as points, the part that points paid, which the money refund leaves out.
+    returned = [(x.product_id, x.quantity) for x in lines]
+    as_points = points.lines_returned(conn, ret.merchant_id, ret.order_id, ret.id, returned, now)
+    value = sum(x.unit_value * x.quantity for x in lines) - as_points
     fee = min(policy.fee, value)
     inserted = conn.execute(
         insert_on_conflict(conn, refunds_table)
@@ -259,8 +263,6 @@ def _refund(uow: UnitOfWork, ret: Any, trigger: str, now: datetime, policy: Retu
     ).first()
     if inserted is None:
         return False
-    returned = [(x.product_id, x.quantity) for x in lines]
-    points.lines_returned(conn, ret.merchant_id, ret.order_id, ret.id, returned, now)
     record(
         conn,
         [
@@ -275,6 +277,7 @@ def _refund(uow: UnitOfWork, ret: Any, trigger: str, now: datetime, policy: Retu
                     "fee": fee,
                     "currency": lines[0].currency,
                     "trigger": trigger,
+                    "paid_with_points": as_points,
                 },
             )
         ],
