@@ -275,13 +275,20 @@ def place_order(
     return result
 
 
+_SET_LOYALTY = (
+    update(orders_table)
+    .where(orders_table.c.id == bindparam("b_id"))
+    .values(loyalty=bindparam("b_loyalty", type_=orders_table.c.loyalty.type))
+)
+
+
 def _loyalty(
     conn: Connection, merchant_id: str, order_id: str, req: OrderRequest, now: datetime
 ) -> dict[str, Any]:
     loyalty = points.checkout(
         conn, merchant_id, order_id, req.customer["id"], req.lines, req.points_to_burn, now
     )
-    conn.execute(update(orders_table).where(orders_table.c.id == order_id).values(loyalty=loyalty))
+    conn.execute(_SET_LOYALTY, {"b_id": order_id, "b_loyalty": loyalty})
     return loyalty
 
 

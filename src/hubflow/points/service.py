@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from hubflow.catalog.service import products_by_id
 from hubflow.core.db import UnitOfWork
@@ -34,11 +34,11 @@ __all__ = [
 _e = entries_table.c
 
 
+_PROGRAM = select(programs_table.c.rules).where(programs_table.c.merchant_id == bindparam("b_m"))
+
+
 def program_for(conn: Connection, merchant_id: str) -> Program:
-    rules = conn.execute(
-        select(programs_table.c.rules).where(programs_table.c.merchant_id == merchant_id)
-    ).scalar()
-    return Program.from_json(rules)
+    return Program.from_json(conn.execute(_PROGRAM, {"b_m": merchant_id}).scalar())
 
 
 def set_program(conn: Connection, merchant_id: str, program: Program, now: datetime) -> None:
