@@ -4,6 +4,7 @@ with a pro-rata refund, households at one address, and the benefits quotes apply
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,8 @@ from hubflow.core.db import UnitOfWork
 from hubflow.core.events import events_table
 from hubflow.membership import service
 from hubflow.network.model import DAYS
+from hubflow.webhooks.relay import Relay, RelayPolicy
+from hubflow.webhooks.signing import verify
 from tests.conftest import T0, Api
 
 HOME = {"line1": "400 Pine St", "city": "Seattle", "postcode": "98101", "country": "US"}
@@ -263,3 +266,62 @@ def test_quotes_apply_the_plan_and_say_which_benefit(shop: Shop) -> None:
     kept = r.json()["promise"]
     assert kept["fee"]["amount"] == 0 and kept["membership"]["plan_id"] == shop.plan
     assert kept["benefits"][0]["kind"] == "free_delivery"
+
+
+def test_network_plans_apply_at_every_merchant(api: Api) -> None:
+    """The operator's key without Hubflow-Merchant sells the network's own plan."""
+    body = {**PLAN, "code": "network-plus", "trial_days": 0}
+    r = api.client.post("/v1/membership/plans", json=body, headers=api.op)
+    assert r.status_code == 201 and r.json()["scope"] == "network", r.text
+    sub = api.client.post(
+        "/v1/membership/subscriptions",
+        json={"plan_id": r.json()["id"], "customer_id": "net-7", "address": HOME},
+        headers=api.op,
+    )
+    assert sub.status_code == 201, sub.text
+    _, shop_a = api.merchant("A")
+    _, shop_b = api.merchant("B")
+    for h in (shop_a, shop_b):
+        got = api.client.get("/v1/membership/customers/net-7", headers=h).json()
+        assert got["member"] is True and got["membership"]["scope"] == "network"
+    # A merchant cannot sell or read the network's subscriptions.
+    r = api.client.get(f"/v1/membership/subscriptions/{sub.json()['id']}", headers=shop_a)
+    assert r.status_code == 404
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, dict[str, str]]] = []
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        self.sent.append((body, headers))
+        return 200
+
+
+def test_changes_reach_the_merchant_as_signed_webhooks(shop: Shop) -> None:
+    api = shop.api
+    r = api.client.post(
+        "/v1/webhooks/endpoints",
+        json={"url": "https://shop.example/hooks", "event_types": ["subscription.*", "points.*"]},
+        headers=shop.mh,
+    )
+    assert r.status_code == 201, r.text
+    secret = r.json()["secret"]
+    sub = shop.subscribe().json()
+    api.client.post(
+        "/v1/points/accounts/cus_1/grants",
+        json={"points": 10, "ref": "hello", "reason": "welcome"},
+        headers=shop.mh,
+    )
+    api.client.post(f"/v1/membership/subscriptions/{sub['id']}/cancel", headers=shop.mh)
+    recorder = _Recorder()
+    relay = Relay(api.engine, api.clock, recorder, RelayPolicy())
+    try:
+        relay.run_once()
+    finally:
+        relay.close()
+    types = []
+    for body, headers in recorder.sent:
+        verify(secret, headers["Hubflow-Signature"], body, int(api.clock.now().timestamp()))
+        types.append(json.loads(body)["type"])
+    assert sorted(types) == ["points.grant", "subscription.cancelled", "subscription.started"]
