@@ -369,10 +369,10 @@ def payment_failed(uow: UnitOfWork, scope: str, sub_id: str, now: datetime) -> d
     """The merchant could not collect the period's charge: benefits end now."""
     conn = uow.conn
     row = _sub_row(conn, scope, sub_id)
-    if not SubStatus(row.status).live or not _end(
-        conn, row, SubStatus.LAPSED, "payment_failed", now
-    ):
+    if not SubStatus(row.status).live:
         raise Conflict(f"the subscription is {row.status}", code="subscription_ended")
+    if not _end(conn, row, SubStatus.LAPSED, "payment_failed", now):
+        raise Conflict("the subscription changed meanwhile", code="concurrent_update")
     out = get_subscription(conn, scope, sub_id)
     record(conn, [Event("subscription.lapsed", sub_id, _merchant(scope), out)], now)
     return out
