@@ -251,8 +251,12 @@ def place_order(
             promise.book_slots(conn, merchant_id, order_id, quoted.slots, now)
         if req.customer.get("id"):
             # Points last: the account row is locked after stock and slots, as on cancel.
-            body["loyalty"] = _loyalty(conn, merchant_id, order_id, req, now)
-            idempotency.complete(conn, idem_scope, idem_key, 201, body)
+            body["loyalty"] = points.checkout(
+                conn, merchant_id, order_id, req.customer["id"], req.lines, req.points_to_burn, now
+            )
+            with pipelined(conn):
+                conn.execute(_SET_LOYALTY, {"b_id": order_id, "b_loyalty": body["loyalty"]})
+                idempotency.complete(conn, idem_scope, idem_key, 201, body)
         if after_commit:
             uow.after_commit(after_commit)
         return Placed(201, body, replayed=False)
@@ -280,16 +284,6 @@ _SET_LOYALTY = (
     .where(orders_table.c.id == bindparam("b_id"))
     .values(loyalty=bindparam("b_loyalty", type_=orders_table.c.loyalty.type))
 )
-
-
-def _loyalty(
-    conn: Connection, merchant_id: str, order_id: str, req: OrderRequest, now: datetime
-) -> dict[str, Any]:
-    loyalty = points.checkout(
-        conn, merchant_id, order_id, req.customer["id"], req.lines, req.points_to_burn, now
-    )
-    conn.execute(_SET_LOYALTY, {"b_id": order_id, "b_loyalty": loyalty})
-    return loyalty
 
 
 def _take_hold(

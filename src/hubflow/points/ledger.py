@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, func, insert, select, update
 
 from hubflow.core.clock import iso_z
+from hubflow.core.db import pipelined
 from hubflow.core.errors import Conflict
 from hubflow.core.events import Event, record
 from hubflow.core.ids import new_id
 from hubflow.core.upsert import insert_on_conflict
 from hubflow.points.model import Kind, Lot, consume, settle_credit, split_debit
-from hubflow.points.store import accounts_table, entries_table
+from hubflow.points.store import LIVE_LOT, accounts_table, entries_table
 
 __all__ = ["Cause", "InsufficientPoints", "credit", "debit", "entry_json", "find_entry"]
 
@@ -79,7 +80,7 @@ _RUNNING = (
         _e.expires_at,
         func.sum(_e.remaining).over(order_by=_ORDER).label("upto"),
     )
-    .where(_e.merchant_id == bindparam("b_m"), _e.customer_id == bindparam("b_c"), _e.remaining > 0)
+    .where(_e.merchant_id == bindparam("b_m"), _e.customer_id == bindparam("b_c"), LIVE_LOT)
     .subquery()
 )
 _LOTS = select(_RUNNING.c.id, _RUNNING.c.remaining, _RUNNING.c.expires_at).where(
@@ -195,23 +196,24 @@ def credit(
     if old is not None:
         return dict(old._mapping), False
     to_balance, repaid = settle_credit(n, debt)
-    entry = _insert(
-        conn,
-        merchant_id,
-        customer_id,
-        ref,
-        kind,
-        to_balance,
-        -repaid,
-        cause,
-        now,
-        reverses_id=reverses_id,
-        remaining=to_balance,
-        expires_at=expires_at,
-        detail=detail,
-    )
     _move(conn, merchant_id, customer_id, to_balance, -repaid, now)
-    _event(conn, entry, now)
+    with pipelined(conn):  # plain inserts, one round trip on PostgreSQL
+        entry = _insert(
+            conn,
+            merchant_id,
+            customer_id,
+            ref,
+            kind,
+            to_balance,
+            -repaid,
+            cause,
+            now,
+            reverses_id=reverses_id,
+            remaining=to_balance,
+            expires_at=expires_at,
+            detail=detail,
+        )
+        _event(conn, entry, now)
     return entry, True
 
 
@@ -252,26 +254,27 @@ def debit(
     if not only_lot:
         lots = _lots(conn, merchant_id, customer_id, first_lot, from_balance)
     taken = consume(lots, from_balance, first_lot)
-    entry = _insert(
-        conn,
-        merchant_id,
-        customer_id,
-        ref,
-        kind,
-        -from_balance,
-        to_debt,
-        cause,
-        now,
-        reverses_id=reverses_id,
-        remaining=0,
-        expires_at=None,
-        detail={**(detail or {}), "lots": [[lot, k] for lot, k in taken]},
-    )
     for lot_id, k in taken:
         res = conn.execute(_TAKE, {"b_id": lot_id, "b_take": k})
         assert res.rowcount == 1, "a lot changed outside its account's lock"
     _move(conn, merchant_id, customer_id, -from_balance, to_debt, now)
-    _event(conn, entry, now)
+    with pipelined(conn):
+        entry = _insert(
+            conn,
+            merchant_id,
+            customer_id,
+            ref,
+            kind,
+            -from_balance,
+            to_debt,
+            cause,
+            now,
+            reverses_id=reverses_id,
+            remaining=0,
+            expires_at=None,
+            detail={**(detail or {}), "lots": [[lot, k] for lot, k in taken]},
+        )
+        _event(conn, entry, now)
     return entry, True
 
 

@@ -17,7 +17,7 @@ from hubflow.core.upsert import insert_on_conflict
 from hubflow.membership.lookup import membership_of
 from hubflow.points.ledger import Cause, credit, debit, entry_json, find_entry
 from hubflow.points.model import Kind, Line, Program
-from hubflow.points.store import accounts_table, entries_table, programs_table
+from hubflow.points.store import LIVE_LOT, accounts_table, entries_table, programs_table
 
 __all__ = [
     "account",
@@ -306,7 +306,7 @@ def expire_due(uow: UnitOfWork, now: datetime, *, limit: int = 1000) -> int:
     conn = uow.conn
     due = conn.execute(
         select(_e.id, _e.merchant_id, _e.customer_id)
-        .where(_e.expires_at <= now, _e.remaining > 0)
+        .where(_e.expires_at <= now, LIVE_LOT)
         .order_by(_e.expires_at, _e.id)
         .limit(limit)
     ).all()

@@ -19,12 +19,14 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    literal_column,
 )
 
 from hubflow.core.db import metadata
 from hubflow.core.types import JsonType, UTCDateTime
 
 __all__ = [
+    "LIVE_LOT",
     "accounts_table",
     "entries_table",
     "partner_usage_table",
@@ -75,8 +77,24 @@ entries_table = Table(
     UniqueConstraint("merchant_id", "ref", name="uq_points_entries_merchant_ref"),
     Index("ix_points_entries_account", "merchant_id", "customer_id", "id"),
     Index("ix_points_entries_cause", "merchant_id", "cause_id"),
-    Index("ix_points_entries_expiry", "expires_at"),
     CheckConstraint("remaining >= 0", name="remaining_nonnegative"),
+)
+# Live lots only (partial indexes): a debit reads an account's lots, expiry the due ones.
+# Queries say ``LIVE_LOT`` (a literal 0, not a bound one) so the planners can use them.
+LIVE_LOT = entries_table.c.remaining > literal_column("0")
+Index(
+    "ix_points_entries_lots",
+    entries_table.c.merchant_id,
+    entries_table.c.customer_id,
+    entries_table.c.expires_at,
+    sqlite_where=LIVE_LOT,
+    postgresql_where=LIVE_LOT,
+)
+Index(
+    "ix_points_entries_expiry",
+    entries_table.c.expires_at,
+    sqlite_where=LIVE_LOT,
+    postgresql_where=LIVE_LOT,
 )
 
 partners_table = Table(

@@ -92,7 +92,22 @@ def upgrade() -> None:
     op.create_index(
         "ix_points_entries_cause", "points_entries", ["merchant_id", "cause_id"], unique=False
     )
-    op.create_index("ix_points_entries_expiry", "points_entries", ["expires_at"], unique=False)
+    op.create_index(
+        "ix_points_entries_expiry",
+        "points_entries",
+        ["expires_at"],
+        unique=False,
+        sqlite_where=sa.text("remaining > 0"),
+        postgresql_where=sa.text("remaining > 0"),
+    )
+    op.create_index(
+        "ix_points_entries_lots",
+        "points_entries",
+        ["merchant_id", "customer_id", "expires_at"],
+        unique=False,
+        sqlite_where=sa.text("remaining > 0"),
+        postgresql_where=sa.text("remaining > 0"),
+    )
     op.create_table(
         "membership_subscriptions",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -319,6 +334,7 @@ def downgrade() -> None:
     op.drop_index("ix_membership_subscriptions_customer", table_name="membership_subscriptions")
     op.drop_table("membership_subscriptions")
     op.drop_index("ix_points_entries_expiry", table_name="points_entries")
+    op.drop_index("ix_points_entries_lots", table_name="points_entries")
     op.drop_index("ix_points_entries_cause", table_name="points_entries")
     op.drop_index("ix_points_entries_account", table_name="points_entries")
     op.drop_table("points_entries")
