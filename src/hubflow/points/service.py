@@ -209,7 +209,8 @@ def _take_back_earn(
     now: datetime,
 ) -> None:
     earn = find_entry(conn, merchant_id, f"earn:{order_id}")
-    if earn is None:
+    ref = f"earn_reversed:{order_id}:{return_id}"
+    if earn is None or find_entry(conn, merchant_id, ref) is not None:
         return
     per_unit, bought = earn.detail["per_unit"], earn.detail["quantities"]
     _, before = _reversed(conn, merchant_id, earn.id)
@@ -226,7 +227,7 @@ def _take_back_earn(
         earn.customer_id,
         Kind.EARN_REVERSED,
         n,
-        f"earn_reversed:{order_id}:{return_id}",
+        ref,
         Cause("return", return_id),
         now,
         allow_debt=True,
@@ -249,6 +250,10 @@ def _give_back_burn(
     burn = find_entry(conn, merchant_id, f"burn:{order_id}")
     if burn is None:
         return 0
+    ref = f"burn_reversed:{order_id}:{return_id}"
+    done = find_entry(conn, merchant_id, ref)
+    if done is not None:  # asked again for this return: the same answer
+        return int(done.detail["paid"])
     burned, discount = -int(burn.points), int(burn.detail["discount"])
     values, cart = burn.detail["unit_values"], int(burn.detail["cart_value"])
     _, before = _reversed(conn, merchant_id, burn.id)
@@ -256,6 +261,7 @@ def _give_back_burn(
     worth_before = sum(int(values[p]) * q for p, q in before.items())
     worth_after = worth_before + sum(int(values[p]) * q for p, q in units.items())
     back = burned * worth_after // cart - burned * worth_before // cart
+    paid = discount * worth_after // cart - discount * worth_before // cart
     if back <= 0:
         return 0
     program = program_for(conn, merchant_id)
@@ -265,14 +271,14 @@ def _give_back_burn(
         burn.customer_id,
         Kind.BURN_REVERSED,
         back,
-        f"burn_reversed:{order_id}:{return_id}",
+        ref,
         Cause("return", return_id),
         now,
         expires_at=expires_for(program, now),
         reverses_id=burn.id,
-        detail={"units": units},
+        detail={"units": units, "paid": paid},
     )
-    return discount * worth_after // cart - discount * worth_before // cart
+    return paid
 
 
 def grant(
