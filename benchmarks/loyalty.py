@@ -7,7 +7,8 @@ product in stock, in process through the services the API calls:
 
 1. ``--orders`` orders (default 300) each way: without a customer id (no points), with
    one (earn), and with one burning 10 points (burn and earn); the median and p95
-   milliseconds per order;
+   milliseconds and the SQL statements per order (PostgreSQL sends some of them
+   together, in one round trip);
 2. a burn storm: ``--threads`` threads (default 8) each placing ``--burns`` orders
    (default 20) that burn 100 points from one account holding enough for about half of
    them; checks that every placed order burned its 100, that what is left cannot pay
@@ -34,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _shared import database
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from hubflow.api.app import import_tables
 from hubflow.catalog.service import create_merchant, create_product
@@ -103,9 +104,16 @@ def _intake(engine: Engine, m: str, product: str, n: int) -> dict[str, Any]:
         points.grant(uow, m, "cus_burn", 10 * n, "bench", "bench", T0)
     out: dict[str, Any] = {}
     ways = {"no_points": None, "earn": "cus_earn", "burn_and_earn": "cus_burn"}
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    event.listen(engine, "before_cursor_execute", count)
     for way, customer in ways.items():
         req = _request(product, customer, 10 if way == "burn_and_earn" else 0)
         ms = []
+        statements[0] = 0
         for i in range(n):
             start = time.perf_counter()
             placed = orders.place_order(engine, m, m, f"{way}-{i}", f"{way}-{i}", req, T0)
@@ -115,8 +123,10 @@ def _intake(engine: Engine, m: str, product: str, n: int) -> dict[str, Any]:
         out[way] = {
             "median_ms": round(statistics.median(ms), 2),
             "p95_ms": round(ms[int(len(ms) * 0.95)], 2),
+            "statements_per_order": round(statements[0] / n, 1),
         }
         print(f"intake {way}: {out[way]}", file=sys.stderr)
+    event.remove(engine, "before_cursor_execute", count)
     return out
 
 
