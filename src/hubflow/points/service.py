@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from hubflow.catalog.service import products_by_id
 from hubflow.core.db import UnitOfWork
@@ -144,14 +144,24 @@ def _reversed(conn: Connection, merchant_id: str, entry_id: str) -> tuple[int, d
     return total, units
 
 
+def _reversible(conn: Connection, merchant_id: str, earn: Any) -> int:
+    """What may still be taken back of an earn: not what was taken back already, nor what
+    expired unused (the customer lost those once; a reversal must not take them again)."""
+    expired = conn.execute(
+        select(func.coalesce(func.sum(_e.points), 0)).where(
+            _e.merchant_id == merchant_id, _e.cause_id == earn.id, _e.kind == Kind.EXPIRE.value
+        )
+    ).scalar_one()
+    return int(earn.detail["total"]) + int(expired) - _reversed(conn, merchant_id, earn.id)[0]
+
+
 def order_cancelled(conn: Connection, merchant_id: str, order_id: str, now: datetime) -> None:
     """Take back what the order earned (as debt if already spent) and give back what it
     burned. Once, however often it is called."""
     cause = Cause("order", order_id)
     earn = find_entry(conn, merchant_id, f"earn:{order_id}")
     if earn is not None:
-        done, _ = _reversed(conn, merchant_id, earn.id)
-        left = int(earn.detail["total"]) - done
+        left = _reversible(conn, merchant_id, earn)
         if left > 0:
             debit(
                 conn,
@@ -219,6 +229,7 @@ def _take_back_earn(
     after = {p: before.get(p, 0) + units.get(p, 0) for p in bought}
     if all(after[p] >= int(q) for p, q in bought.items()):
         n += int(earn.detail["bonus"])
+    n = min(n, _reversible(conn, merchant_id, earn))
     if n <= 0:
         return
     debit(
