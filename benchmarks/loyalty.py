@@ -50,6 +50,7 @@ from hubflow.network.model import DAYS
 from hubflow.network.service import create_hub
 from hubflow.orders import service as orders
 from hubflow.points import service as points
+from hubflow.points.model import Program
 from hubflow.points.store import accounts_table, entries_table
 
 T0 = datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
@@ -89,6 +90,7 @@ def _world(engine: Engine) -> tuple[str, str]:
             hazmat=False,
         )
         inventory.receive(uow, m, hub.id, product.id, 1_000_000, T0)
+        points.set_program(uow.conn, m, Program(), T0)  # 1 point per 1.00
     return m, product.id
 
 

@@ -21,6 +21,7 @@ from hubflow.membership.store import charges_table
 from hubflow.orders import service as orders
 from hubflow.orders.store import orders_table
 from hubflow.points import service as points
+from hubflow.points.model import Program
 from hubflow.points.store import accounts_table, entries_table
 from tests.builders import make_hub, make_merchant, make_product, order_request, receive
 
@@ -53,6 +54,7 @@ def test_concurrent_burns_never_overspend(engine: Engine, clock: ManualClock) ->
     product = make_product(engine, now, m)  # 650 a unit
     receive(engine, now, m, hub, product, 100)
     with UnitOfWork(engine) as uow:
+        points.set_program(uow.conn, m, Program(), now)
         points.grant(uow, m, "cus_1", 500, "welcome", "welcome", now)
     base = replace(
         order_request([(product, 1)]), customer={"id": "cus_1", "name": "Ada"}, points_to_burn=100

@@ -41,6 +41,11 @@ def _grant(api: Api, net: fleet.Net, points: int, ref: str) -> Any:
     )
 
 
+def _enrol(api: Api, net: fleet.Net, **rules: Any) -> None:
+    r = api.client.put("/v1/points/program", json=rules, headers=net.mh)
+    assert r.status_code == 200, r.text
+
+
 def _ledger_agrees(api: Api) -> None:
     """Every account equals the sum of its entries and of its lots; nothing negative."""
     a, e = accounts_table.c, entries_table.c
@@ -54,6 +59,15 @@ def _ledger_agrees(api: Api) -> None:
             assert (acc.balance, acc.debt) == (int(sums[0] or 0), int(sums[1] or 0))
             assert acc.balance == int(sums[2] or 0) and acc.balance >= 0 and acc.debt >= 0
         assert a is not None
+
+
+def test_no_points_until_the_merchant_runs_a_programme(api: Api) -> None:
+    net = fleet.network(api)
+    r = _order(api, net, 2, "o1")
+    assert r.status_code == 201 and r.json()["loyalty"] is None
+    r = _order(api, net, 1, "o2", points_to_burn=1)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "no_points_programme"
+    assert _account(api, net)["entries"] == []
 
 
 def test_orders_earn_by_the_rules_and_burn_as_a_discount(api: Api) -> None:
@@ -89,6 +103,7 @@ def test_orders_earn_by_the_rules_and_burn_as_a_discount(api: Api) -> None:
 
 def test_a_burn_above_the_balance_places_nothing(api: Api) -> None:
     net = fleet.network(api)
+    _enrol(api, net)  # 1 point per 1.00 paid
     assert _grant(api, net, 100, "g1").status_code == 201
     r = _order(api, net, 1, "o1", points_to_burn=101)
     assert r.status_code == 409 and r.json()["error"]["code"] == "insufficient_points"
@@ -106,6 +121,7 @@ def test_a_burn_above_the_balance_places_nothing(api: Api) -> None:
 
 def test_cancel_takes_back_the_earn_and_gives_back_the_burn_once(api: Api) -> None:
     net = fleet.network(api)
+    _enrol(api, net)  # 1 point per 1.00 paid
     _grant(api, net, 200, "g1")
     order = _order(api, net, 2, "o1", points_to_burn=150).json()
     assert _account(api, net)["balance"] == 200 - 150 + 10  # 1150 paid: 2 x 5
@@ -125,6 +141,7 @@ def test_cancel_takes_back_the_earn_and_gives_back_the_burn_once(api: Api) -> No
 
 def test_a_return_after_the_points_were_spent_records_a_debt(api: Api) -> None:
     net = fleet.network(api)
+    _enrol(api, net)  # 1 point per 1.00 paid
     van = fleet.vehicle(api, net, "van")
     fleet.courier(api, net, "employee", vehicle_id=van, start=True)
     home = {"line1": "400 Pine St", "city": "Seattle", "postcode": "98101", "country": "US"}
@@ -289,6 +306,7 @@ def test_partner_transfers_are_signed_once_and_capped(api: Api) -> None:
 
 def test_returned_lines_give_back_the_points_that_paid_for_them(api: Api) -> None:
     net = fleet.network(api)
+    _enrol(api, net)  # 1 point per 1.00 paid
     van = fleet.vehicle(api, net, "van")
     fleet.courier(api, net, "employee", vehicle_id=van, start=True)
     _grant(api, net, 300, "g1")

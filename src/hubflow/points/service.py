@@ -22,6 +22,7 @@ from hubflow.points.store import LIVE_LOT, accounts_table, entries_table, progra
 __all__ = [
     "account",
     "checkout",
+    "enrolled",
     "expire_due",
     "expires_for",
     "grant",
@@ -38,7 +39,15 @@ _PROGRAM = select(programs_table.c.rules).where(programs_table.c.merchant_id == 
 
 
 def program_for(conn: Connection, merchant_id: str) -> Program:
-    return Program.from_json(conn.execute(_PROGRAM, {"b_m": merchant_id}).scalar())
+    """The merchant's programme, or the defaults (for grants and transfers)."""
+    return enrolled(conn, merchant_id) or Program()
+
+
+def enrolled(conn: Connection, merchant_id: str) -> Program | None:
+    """The merchant's programme if it runs one: orders earn and burn only then (points
+    are the merchant's liability, so nobody is enrolled by default)."""
+    rules = conn.execute(_PROGRAM, {"b_m": merchant_id}).scalar()
+    return None if rules is None else Program.from_json(rules)
 
 
 def set_program(conn: Connection, merchant_id: str, program: Program, now: datetime) -> None:
@@ -62,11 +71,16 @@ def checkout(
     lines: Sequence[tuple[str, int]],
     burn: int,
     now: datetime,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Burn ``burn`` points as a discount on the order's lines (409 insufficient_points
     above the balance), then earn on what is left to pay. Runs inside the order's
-    transaction, after its stock and slots (the account row is always locked last)."""
-    program = program_for(conn, merchant_id)
+    transaction, after its stock and slots (the account row is always locked last).
+    ``None`` when the merchant runs no points programme."""
+    program = enrolled(conn, merchant_id)
+    if program is None:
+        if burn:
+            raise InvalidInput("this merchant runs no points programme", code="no_points_programme")
+        return None
     products = products_by_id(conn, merchant_id, [p for p, _ in lines])
     items = [
         Line(p, products[p].sku, products[p].value.amount, q)
