@@ -108,6 +108,27 @@ def checkout(
             now,
             detail={"discount": discount, "cart_value": cart, "unit_values": _unit_values(items)},
         )
+    earned, pct = _earn(conn, merchant_id, order_id, customer_id, program, items, discount, now)
+    return {
+        "customer_id": customer_id,
+        "points_burned": burn,
+        "discount": {"amount": discount, "currency": program.currency},
+        "points_earned": earned,
+        "multiplier_pct": pct,
+    }
+
+
+def _earn(
+    conn: Connection,
+    merchant_id: str,
+    order_id: str,
+    customer_id: str,
+    program: Program,
+    items: Sequence[Line],
+    discount: int,
+    now: datetime,
+) -> tuple[int, int]:
+    """Credit what the order earns (the member's multiplier applied): (points, multiplier)."""
     member = membership_of(conn, merchant_id, customer_id, now)
     pct = 100 if member is None else member.benefits.points_multiplier_pct
     earned = program.earn(items, discount, pct)
@@ -126,18 +147,12 @@ def checkout(
             Kind.EARN,
             earned.total,
             f"earn:{order_id}",
-            cause,
+            Cause("order", order_id),
             now,
             expires_at=expires_for(program, now),
             detail=detail,
         )
-    return {
-        "customer_id": customer_id,
-        "points_burned": burn,
-        "discount": {"amount": discount, "currency": program.currency},
-        "points_earned": earned.total,
-        "multiplier_pct": pct,
-    }
+    return earned.total, pct
 
 
 def _unit_values(items: Sequence[Line]) -> dict[str, int]:
