@@ -139,6 +139,26 @@ def test_cancel_takes_back_the_earn_and_gives_back_the_burn_once(api: Api) -> No
     _ledger_agrees(api)
 
 
+def _return_and_drop_off(api: Api, net: fleet.Net, order_id: str, qty: int) -> dict[str, Any]:
+    r = api.client.post(
+        "/v1/returns",
+        headers=net.mh,
+        json={
+            "order_id": order_id,
+            "reason": "stale",
+            "lines": [{"product_id": net.product, "quantity": qty}],
+        },
+    )
+    assert r.status_code == 201, r.text
+    token = r.json()["qr"].split(":", 1)[1]
+    r = api.client.post(
+        "/v1/returns/drop-offs", json={"token": token, "hub_id": net.hub}, headers=api.op
+    )
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
 def test_a_return_after_the_points_were_spent_records_a_debt(api: Api) -> None:
     net = fleet.network(api)
     _enrol(api, net)  # 1 point per 1.00 paid
@@ -175,21 +195,7 @@ def test_a_return_after_the_points_were_spent_records_a_debt(api: Api) -> None:
     assert _account(api, net)["balance"] == 12
 
     api.clock.advance(timedelta(days=40))  # past the 30-day window, within the member's 60
-    r = api.client.post(
-        "/v1/returns",
-        headers=net.mh,
-        json={
-            "order_id": order["id"],
-            "reason": "stale",
-            "lines": [{"product_id": net.product, "quantity": 2}],
-        },
-    )
-    assert r.status_code == 201, r.text
-    token = r.json()["qr"].split(":", 1)[1]
-    r = api.client.post(
-        "/v1/returns/drop-offs", json={"token": token, "hub_id": net.hub}, headers=api.op
-    )
-    assert r.status_code == 200 and r.json()["refund"] is not None, r.text
+    assert _return_and_drop_off(api, net, order["id"], 2)["refund"] is not None
     account = _account(api, net)
     assert (account["balance"], account["debt"]) == (0, 14)  # 26 taken back: 12 + 14 owed
     reversal = account["entries"][0]
@@ -314,24 +320,10 @@ def test_returned_lines_give_back_the_points_that_paid_for_them(api: Api) -> Non
     fleet.deliver(api, net, order)
     refunds = []
     for n in range(2):  # one unit, then the other
-        r = api.client.post(
-            "/v1/returns",
-            headers=net.mh,
-            json={
-                "order_id": order["id"],
-                "reason": "stale",
-                "lines": [{"product_id": net.product, "quantity": 1}],
-            },
-        )
-        assert r.status_code == 201, r.text
-        token = r.json()["qr"].split(":", 1)[1]
-        r = api.client.post(
-            "/v1/returns/drop-offs", json={"token": token, "hub_id": net.hub}, headers=api.op
-        )
-        assert r.status_code == 200, r.text
-        refunds.append(r.json()["refund"]["amount"])
+        ret = _return_and_drop_off(api, net, order["id"], 1)
+        refunds.append(ret["refund"]["amount"])
         r = api.client.post(  # inspection asks for the refund again: nothing moves twice
-            f"/v1/returns/{r.json()['id']}/inspection",
+            f"/v1/returns/{ret['id']}/inspection",
             json={"lines": [{"product_id": net.product, "disposition": "restock"}]},
             headers=api.op,
         )
