@@ -131,3 +131,17 @@ def shipment(api: Api, net: Net, shipment_id: str) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     out: dict[str, Any] = r.json()
     return out
+
+
+def deliver(api: Api, net: Net, order: dict[str, Any]) -> None:
+    """Pack the order, plan it onto the started courier's route, and deliver it there."""
+    for s in order["shipments"]:
+        api.client.post(f"/v1/shipments/{s['id']}/packed", json={}, headers=api.op)
+    dispatch(api)
+    cid, h = next(iter(net.couriers.items()))
+    route = api.client.get(f"/v1/couriers/{cid}/routes", headers=h).json()["data"][0]
+    stop = route["stops"][0]
+    api.client.post(f"/v1/routes/{route['id']}/pickup", headers=h)
+    api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", headers=h)
+    r = api.client.post(f"/v1/routes/{route['id']}/stops/{stop['id']}/deliver", json={}, headers=h)
+    assert r.status_code == 200, r.text

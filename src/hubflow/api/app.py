@@ -40,8 +40,10 @@ def import_tables() -> None:
     import hubflow.inventory.store
     import hubflow.lockers.mailroom_store
     import hubflow.lockers.store
+    import hubflow.membership.store
     import hubflow.network.store
     import hubflow.orders.store
+    import hubflow.points.store
     import hubflow.promise.store
     import hubflow.returns.store
     import hubflow.web.store
@@ -215,8 +217,10 @@ def create_app(
     from hubflow.inventory.api import router as inventory_router
     from hubflow.lockers.api import router as lockers_router
     from hubflow.lockers.mailroom_api import router as mailroom_router
+    from hubflow.membership.api import router as membership_router
     from hubflow.network.api import router as network_router
     from hubflow.orders.api import router as orders_router
+    from hubflow.points.api import router as points_router
     from hubflow.promise.api import router as promise_router
     from hubflow.returns.api import router as returns_router
     from hubflow.sim.api import router as twin_router
@@ -238,6 +242,8 @@ def create_app(
         mailroom_router,
         returns_router,
         twin_router,
+        membership_router,
+        points_router,
     ):
         app.include_router(router)
 

@@ -23,6 +23,8 @@ from hubflow.delivery.offers import expire_offers
 from hubflow.delivery.store import dispatch_leases_table
 from hubflow.lockers.service import expire_due as expire_lockers
 from hubflow.lockers.store_pickup import expire_no_shows
+from hubflow.membership.service import renew_due
+from hubflow.points.service import expire_due as expire_points
 
 __all__ = ["Dispatcher", "take_lease"]
 
@@ -78,6 +80,9 @@ class Dispatcher:
         with UnitOfWork(self.engine) as uow:  # parcels left in lockers or stores too long
             expire_lockers(uow, now)
             expire_no_shows(uow, now)
+        with UnitOfWork(self.engine) as uow:  # memberships renew or lapse, points expire
+            renew_due(uow, now)
+            expire_points(uow, now)
         done = []
         for region in regions(self.engine):
             hold = self.cfg.time_limit_s * 3 + 60

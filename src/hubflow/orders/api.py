@@ -18,6 +18,7 @@ from hubflow.core.errors import InsufficientStock
 from hubflow.core.geo import LatLng
 from hubflow.core.ids import ID_PATTERN
 from hubflow.delivery.model import ProofPolicy
+from hubflow.membership.api import CustomerId
 from hubflow.orders import service
 from hubflow.orders.model import OrderStatus
 from hubflow.orders.timeline import order_timeline
@@ -43,6 +44,9 @@ class AddressIn(Strict):
 
 
 class CustomerIn(Strict):
+    id: CustomerId | None = Field(
+        default=None, description="the merchant's customer id: membership and points"
+    )
     name: text(200)  # type: ignore[valid-type]
     email: text(254) | None = None  # type: ignore[valid-type]
     phone: text(32) | None = None  # type: ignore[valid-type]
@@ -74,6 +78,9 @@ class OrderIn(Strict):
     proof_of_delivery: ProofIn | None = Field(
         default=None, description="what the courier collects at the door"
     )
+    points_to_burn: int = Field(
+        default=0, ge=0, le=100_000_000, description="loyalty points as a discount"
+    )
 
     @model_validator(mode="after")
     def _promise_fields(self) -> OrderIn:
@@ -83,6 +90,8 @@ class OrderIn(Strict):
             raise ValueError("an order uses either a quote or a hold, not both")
         if self.pickup_hub_id is not None and self.option is not OptionCode.PICKUP_IN_STORE:
             raise ValueError("pickup_hub_id is only for the pickup_in_store option")
+        if self.points_to_burn and self.customer.id is None:
+            raise ValueError("points_to_burn needs customer.id")
         return self
 
 
@@ -127,6 +136,9 @@ class OrderOut(BaseModel):
     promise: dict[str, Any] | None = Field(
         default=None, description="the delivery promise this order keeps (orders on a quote)"
     )
+    loyalty: dict[str, Any] | None = Field(
+        default=None, description="points burned (with the discount) and earned"
+    )
     created_at: str
     updated_at: str
 
@@ -160,6 +172,7 @@ def _request(body: OrderIn | HoldIn) -> service.OrderRequest:
         option=body.option if isinstance(body, OrderIn) else None,
         pickup_hub_id=body.pickup_hub_id if isinstance(body, OrderIn) else None,
         proof=_proof(body.proof_of_delivery) if isinstance(body, OrderIn) else None,
+        points_to_burn=body.points_to_burn if isinstance(body, OrderIn) else 0,
     )
 
 

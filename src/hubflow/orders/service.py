@@ -28,6 +28,7 @@ from hubflow.network.store import network_revision_table
 from hubflow.orders.model import OrderStatus, check_transition
 from hubflow.orders.sourcing import Candidate, Shortfall, plan_sourcing
 from hubflow.orders.store import order_lines_table, orders_table, shipments_table
+from hubflow.points import service as points
 from hubflow.promise import service as promise
 from hubflow.promise.index import hub_index
 from hubflow.promise.model import OptionCode, PromiseConfig
@@ -57,6 +58,7 @@ class OrderRequest:
     option: OptionCode | None = None
     pickup_hub_id: str | None = None
     proof: dict[str, Any] | None = None  # proof-of-delivery policy, validated by delivery
+    points_to_burn: int = 0  # loyalty points taken as a discount (needs customer["id"])
 
     def quantities(self) -> dict[str, int]:
         return line_quantities(self.lines)
@@ -237,7 +239,8 @@ def place_order(
                 ],
                 now,
             )
-            idempotency.complete(conn, idem_scope, idem_key, 201, body)
+            if not req.customer.get("id"):
+                idempotency.complete(conn, idem_scope, idem_key, 201, body)
             if req.hold_id is None:
                 inventory.record_reservations(conn, merchant_id, order_id, plan, now)
         if req.hold_id is None:
@@ -249,6 +252,14 @@ def place_order(
             promise.book_slots(conn, merchant_id, order_id, quoted.slots, now)
             if quoted.promise.get("locker"):
                 _hold_locker(conn, merchant_id, order_id, quoted.promise, plan, now)
+        if req.customer.get("id"):
+            # Points last: the account row is locked after stock and slots, as on cancel.
+            body["loyalty"] = points.checkout(
+                conn, merchant_id, order_id, req.customer["id"], req.lines, req.points_to_burn, now
+            )
+            with pipelined(conn):
+                conn.execute(_SET_LOYALTY, {"b_id": order_id, "b_loyalty": body["loyalty"]})
+                idempotency.complete(conn, idem_scope, idem_key, 201, body)
         if after_commit:
             uow.after_commit(after_commit)
         return Placed(201, body, replayed=False)
@@ -292,6 +303,13 @@ def _hold_locker(
     }
     window_to = datetime.fromisoformat(promised["window"]["to"])
     hold_for_order(conn, merchant_id, order_id, promised["locker"], parcels, window_to, now)
+
+
+_SET_LOYALTY = (
+    update(orders_table)
+    .where(orders_table.c.id == bindparam("b_id"))
+    .values(loyalty=bindparam("b_loyalty", type_=orders_table.c.loyalty.type))
+)
 
 
 def _take_hold(
@@ -433,6 +451,7 @@ def _order_json(
         "shipments": shipments,
         "split": len(shipments) > 1,
         "promise": order.get("promise"),
+        "loyalty": order.get("loyalty"),
         "created_at": _iso(order["created_at"]),
         "updated_at": _iso(order["updated_at"]),
     }
@@ -556,6 +575,11 @@ def transition(
         )
     elif ship and target is OrderStatus.OUT_FOR_DELIVERY and source is not OrderStatus.FAILED:
         inventory.ship_owner(uow, order_id, now)
+    if target is OrderStatus.CANCELLED or (
+        source is OrderStatus.FAILED and target is OrderStatus.RETURNED
+    ):
+        # Nothing was kept: the order's points go back (after stock and slots: lock order).
+        points.order_cancelled(conn, current["merchant_id"], order_id, now)
     payload = _event_payload(current, target.value)
     payload["order"]["previous_status"] = source.value
     if reason:

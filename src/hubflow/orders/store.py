@@ -32,6 +32,7 @@ orders_table = Table(
     Column("lng", Float, nullable=False),
     Column("version", Integer, nullable=False),
     Column("promise", JsonType, nullable=True),  # the delivery promise kept (quoted orders)
+    Column("loyalty", JsonType, nullable=True),  # points burned and earned (hubflow.points)
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_orders_merchant", "merchant_id", "id"),

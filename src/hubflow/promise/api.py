@@ -58,7 +58,11 @@ class QuoteAddressIn(Strict):
 
 class QuoteCustomerIn(Strict):
     id: text(100) | None = None  # type: ignore[valid-type]
-    member: bool = Field(default=False, description="a member gets member fees and options")
+    member: bool = Field(
+        default=False,
+        description="the merchant vouches for membership of its own programme; a customer "
+        "id with a live subscription (/v1/membership) is a member without it",
+    )
 
 
 class QuoteIn(Strict):
@@ -114,6 +118,11 @@ class OptionOut(BaseModel):
     cutoff_local: str
     fee: FeeOut
     fee_waived: bool = Field(description="a member benefit made delivery free")
+    benefits: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="member benefits applied: free_delivery (with its threshold) or "
+        "members_only_option, with the plan that gave them (null: the merchant's own flag)",
+    )
     split: bool
     shipments: list[ShipmentPlanOut] = Field(description="the hubs planned now (may change)")
     pickup_locations: list[PickupLocationOut] | None

@@ -49,6 +49,7 @@ __all__ = [
     "CartFacts",
     "HubCalendar",
     "HubPromise",
+    "MemberTerms",
     "MerchantPromise",
     "ModeProfile",
     "Offer",
@@ -682,6 +683,18 @@ def slot_for(option: OptionCode, tz: tzinfo, p: HubPromise, at: float) -> tuple[
 
 
 @dataclass(frozen=True)
+class MemberTerms:
+    """A customer's membership as the promise engine sees it: their plan's free-delivery
+    thresholds (which replace the merchant's for the options they name) and the
+    members-only options the plan opens (``None``: all of them)."""
+
+    plan_id: str
+    subscription_id: str
+    free_delivery_over: Mapping[OptionCode, int]
+    options: frozenset[OptionCode] | None = None
+
+
+@dataclass(frozen=True)
 class MerchantPromise:
     """A merchant's promise settings: options offered, fee table, member benefits."""
 
@@ -691,20 +704,42 @@ class MerchantPromise:
     member_free_threshold: Mapping[OptionCode, int]  # cart value from which members pay 0
     members_only: frozenset[OptionCode] = frozenset()
 
-    def refusal(self, option: OptionCode, member: bool) -> Reason | None:
+    def refusal(
+        self, option: OptionCode, member: bool, terms: MemberTerms | None = None
+    ) -> Reason | None:
         if option not in self.offered:
             return Reason.NOT_OFFERED
-        if option in self.members_only and not member:
+        if option in self.members_only and not _opens(option, member, terms):
             return Reason.MEMBERS_ONLY
         return None
 
-    def fee(self, option: OptionCode, cart_value: int, member: bool) -> tuple[int, bool]:
+    def member_threshold(self, option: OptionCode, terms: MemberTerms | None) -> int | None:
+        if terms is not None and option in terms.free_delivery_over:
+            return terms.free_delivery_over[option]
+        return self.member_free_threshold.get(option)
+
+    def fee(
+        self, option: OptionCode, cart_value: int, member: bool, terms: MemberTerms | None = None
+    ) -> tuple[int, bool]:
         """(fee in minor units, whether a member benefit waived it)."""
         base = self.fees.get(option, 0)
-        threshold = self.member_free_threshold.get(option)
+        threshold = self.member_threshold(option, terms)
         if member and base > 0 and threshold is not None and cart_value >= threshold:
             return 0, True
         return base, False
+
+    def benefits(
+        self, option: OptionCode, cart_value: int, member: bool, terms: MemberTerms | None
+    ) -> list[dict[str, Any]]:
+        """Which member benefits this option's quote got, to say so in the quote."""
+        plan = None if terms is None else terms.plan_id
+        out: list[dict[str, Any]] = []
+        if option in self.members_only and _opens(option, member, terms):
+            out.append({"kind": "members_only_option", "plan_id": plan})
+        if self.fee(option, cart_value, member, terms)[1]:
+            threshold = self.member_threshold(option, terms)
+            out.append({"kind": "free_delivery", "threshold": threshold, "plan_id": plan})
+        return out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -738,6 +773,12 @@ class MerchantPromise:
             ),
             members_only=frozenset(OptionCode(o) for o in data.get("members_only") or ()),
         )
+
+
+def _opens(option: OptionCode, member: bool, terms: MemberTerms | None) -> bool:
+    if not member:
+        return False
+    return terms is None or terms.options is None or option in terms.options
 
 
 # -- configuration --------------------------------------------------------------------------

@@ -47,12 +47,14 @@ from hubflow.inventory.model import StockRequest
 from hubflow.inventory.service import ReservationRace
 from hubflow.inventory.store import stock_table
 from hubflow.lockers.holds import banks_near
+from hubflow.membership.lookup import member_terms
 from hubflow.network.store import bump_revision, get_hub
 from hubflow.promise.index import HubEntry, HubIndex, hub_index
 from hubflow.promise.model import (
     CartFacts,
     HubCalendar,
     HubPromise,
+    MemberTerms,
     MerchantPromise,
     Offer,
     OptionCode,
@@ -169,6 +171,7 @@ class _Facts:
     serving: list[tuple[HubEntry, float]]
     atp: dict[str, dict[str, int]]  # hub -> product -> units it may promise
     calendars: dict[str, HubCalendar] = field(default_factory=dict)
+    terms: MemberTerms | None = None  # the customer's plan, when they have one
 
 
 _MERCHANT_SETTINGS = select(merchant_promise_table.c.settings).where(
@@ -264,6 +267,7 @@ class _Option:
     plan: Plan | None
     fee: int
     fee_waived: bool
+    benefits: tuple[dict[str, Any], ...] = ()
     via: OptionCode | None = None  # locker: the delivery option its van runs on
     locker: Mapping[str, Any] | None = None  # locker: the bank
 
@@ -286,7 +290,7 @@ def _offers(
     within: tuple[float, float] | None,
     only_hub: str | None,
 ) -> tuple[list[_HubOffer], Reason | None]:
-    refusal = facts.merchant.refusal(option, facts.member)
+    refusal = facts.merchant.refusal(option, facts.member, facts.terms)
     if refusal is not None:
         return [], refusal
     hubs = [(e, km) for e, km in facts.serving if e.can(option)]
@@ -377,7 +381,8 @@ def _decide(
     with_capacity = [h for h in offers if left[(h.entry.id, option.value, h.offer.slot_start)] >= 1]
     if not with_capacity:
         return Reason.NO_CAPACITY
-    fee, waived = facts.merchant.fee(option, facts.cart.value, facts.member)
+    fee, waived = facts.merchant.fee(option, facts.cart.value, facts.member, facts.terms)
+    benefits = tuple(facts.merchant.benefits(option, facts.cart.value, facts.member, facts.terms))
     if option is OptionCode.PICKUP_IN_STORE:
         places = [
             h
@@ -386,7 +391,7 @@ def _decide(
         ]
         if not places:
             return Reason.NO_STOCK
-        return _Option(option, places[: config.pickup_locations_max], None, fee, waived)
+        return _Option(option, places[: config.pickup_locations_max], None, fee, waived, benefits)
     by_id = {h.entry.id: h for h in with_capacity}
     candidates = [
         Candidate(h.entry.id, h.km, h.offer.cost, facts.atp[h.entry.id]) for h in with_capacity
@@ -394,7 +399,7 @@ def _decide(
     plan = get_strategy(config.strategy).plan(facts.wanted, candidates, _params(config))
     if isinstance(plan, Shortfall):
         return Reason.NO_STOCK
-    return _Option(option, [by_id[h] for h in plan.hubs], plan, fee, waived)
+    return _Option(option, [by_id[h] for h in plan.hubs], plan, fee, waived, benefits)
 
 
 @dataclass(frozen=True)
@@ -402,6 +407,7 @@ class Evaluation:
     options: list[_Option]
     unavailable: list[tuple[OptionCode, Reason]]
     currency: str
+    terms: MemberTerms | None = None
 
 
 def evaluate(
@@ -419,7 +425,10 @@ def evaluate(
     """Every option (or ``only`` one) for this cart and address at ``now``. ``locker``
     pins the locker option to one (bank, option it rides on), as quoted."""
     wanted = req.quantities()
-    facts = _gather(conn, merchant_id, wanted, req.destination, req.member, config)
+    terms = member_terms(conn, merchant_id, req.customer_id, now)
+    member = req.member or terms is not None
+    facts = _gather(conn, merchant_id, wanted, req.destination, member, config)
+    facts.terms = terms
     ts = now.timestamp()
     codes = [only] if only is not None else list(OptionCode)
     unavailable: list[tuple[OptionCode, Reason]] = []
@@ -449,7 +458,7 @@ def evaluate(
     order = {c: i for i, c in enumerate(OptionCode)}
     options.sort(key=lambda o: order[o.code])
     unavailable.sort(key=lambda u: order[u[0]])
-    return Evaluation(options, unavailable, facts.merchant.currency)
+    return Evaluation(options, unavailable, facts.merchant.currency, terms)
 
 
 LOCKER_VIA = (OptionCode.SAME_DAY, OptionCode.NEXT_DAY, OptionCode.STANDARD_2D)
@@ -468,7 +477,7 @@ def _locker(
 ) -> _Option | Reason:
     """The earliest delivery option to the nearest locker bank with a compartment free for
     the parcel, priced as a locker delivery."""
-    refusal = facts.merchant.refusal(OptionCode.LOCKER, facts.member)
+    refusal = facts.merchant.refusal(OptionCode.LOCKER, facts.member, facts.terms)
     if refusal is not None:
         return refusal
     dims = bundle_dims(facts.products, facts.wanted)
@@ -489,7 +498,9 @@ def _locker(
             if not ev.options:
                 reasons.extend(r for _, r in ev.unavailable)
                 continue
-            fee, waived = facts.merchant.fee(OptionCode.LOCKER, facts.cart.value, facts.member)
+            cart, member, terms = facts.cart.value, facts.member, facts.terms
+            fee, waived = facts.merchant.fee(OptionCode.LOCKER, cart, member, terms)
+            benefits = tuple(facts.merchant.benefits(OptionCode.LOCKER, cart, member, terms))
             where = {
                 "bank_id": bank.id,
                 "name": bank.name,
@@ -497,8 +508,8 @@ def _locker(
                 "distance_km": round(bank.km, 3),
             }
             return replace(
-                ev.options[0], code=OptionCode.LOCKER, fee=fee, fee_waived=waived, via=via,
-                locker=where,
+                ev.options[0], code=OptionCode.LOCKER, fee=fee, fee_waived=waived,
+                benefits=benefits, via=via, locker=where,
             )  # fmt: skip
     return furthest(reasons, Reason.NO_STOCK)
 
@@ -528,6 +539,7 @@ def _option_json(o: _Option, currency: str) -> dict[str, Any]:
         "cutoff_local": local_iso(o.cutoff if o.plan is not None else first.offer.cutoff, tz),
         "fee": {"amount": o.fee, "currency": currency},
         "fee_waived": o.fee_waived,
+        "benefits": list(o.benefits),
         "split": o.plan is not None and len(o.offers) > 1,
         "shipments": [
             {"hub_id": h.entry.id, "mode": h.offer.mode} for h in o.offers if o.plan is not None
@@ -614,7 +626,7 @@ def create_quote(
         "address": req.address,
         "lat": req.destination.lat,
         "lng": req.destination.lng,
-        "customer": {"id": req.customer_id, "member": req.member},
+        "customer": _customer_json(req, ev.terms),
         "options": [_option_json(o, ev.currency) for o in ev.options],
         "unavailable": _unavailable_json(ev.unavailable),
         "created_at": now,
@@ -623,6 +635,17 @@ def create_quote(
     with UnitOfWork(engine) as uow:
         uow.conn.execute(_INSERT_QUOTE, row)
     return _quote_json(row)
+
+
+def _customer_json(req: QuoteRequest, terms: MemberTerms | None) -> dict[str, Any]:
+    membership = None
+    if terms is not None:
+        membership = {"plan_id": terms.plan_id, "subscription_id": terms.subscription_id}
+    return {
+        "id": req.customer_id,
+        "member": req.member or terms is not None,
+        "membership": membership,
+    }
 
 
 def _quote_row(conn: Connection, merchant_id: str, quote_id: str) -> dict[str, Any]:
@@ -708,7 +731,8 @@ def plan_quoted_order(
         destination=LatLng(row["lat"], row["lng"]),
         address=row["address"],
         customer_id=customer.get("id"),
-        member=bool(customer.get("member")),
+        # A subscription is looked up again; the merchant's own flag is kept as quoted.
+        member=bool(customer.get("member")) and customer.get("membership") is None,
     )
     if now >= row["expires_at"]:
         raise PromiseConflict(
@@ -784,7 +808,9 @@ def plan_quoted_order(
         "cutoff": chosen["cutoff"],
         "fee": chosen["fee"],
         "fee_waived": chosen["fee_waived"],
-        "member": req.member,
+        "benefits": chosen.get("benefits", []),
+        "member": bool(customer.get("member")),
+        "membership": customer.get("membership"),
         "pickup_hub_id": only_hub,
         "locker": at_locker,
         "shipments": [

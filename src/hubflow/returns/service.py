@@ -22,8 +22,10 @@ from hubflow.core.ids import new_id
 from hubflow.core.upsert import insert_on_conflict
 from hubflow.delivery.store import tracking_events_table
 from hubflow.inventory import service as inventory
+from hubflow.membership.lookup import membership_of
 from hubflow.network.store import get_hub
 from hubflow.orders.store import order_lines_table, orders_table, shipments_table
+from hubflow.points import service as points
 from hubflow.returns.pickup import book_pickup
 from hubflow.returns.store import (
     policies_table,
@@ -94,6 +96,12 @@ def _delivered_at(conn: Connection, order_id: str) -> datetime | None:
     ).scalar()
 
 
+def _member_days(conn: Connection, merchant_id: str, customer: Any, now: datetime) -> int:
+    """Members' extra return days (their plan's benefit), for orders with a customer id."""
+    m = membership_of(conn, merchant_id, (customer or {}).get("id"), now)
+    return 0 if m is None else m.benefits.extra_return_days
+
+
 def create_return(
     uow: UnitOfWork,
     merchant_id: str,
@@ -107,18 +115,19 @@ def create_return(
     policy = policy_for(conn, merchant_id)
     o = orders_table.c
     order = conn.execute(
-        select(o.status).where(o.id == order_id, o.merchant_id == merchant_id)
+        select(o.status, o.customer).where(o.id == order_id, o.merchant_id == merchant_id)
     ).first()
     if order is None:
         raise NotFound(f"order {order_id} not found", code="order_not_found")
     delivered_at = _delivered_at(conn, order_id)
     if order.status != "delivered" or delivered_at is None:
         raise Conflict("only delivered orders can be returned", code="not_delivered")
-    if now > delivered_at + timedelta(days=policy.window_days):
+    window_days = policy.window_days + _member_days(conn, merchant_id, order.customer, now)
+    if now > delivered_at + timedelta(days=window_days):
         raise Conflict(
             "the return window has closed",
             code="return_window_closed",
-            details={"window_days": policy.window_days, "delivered_at": iso_z(delivered_at)},
+            details={"window_days": window_days, "delivered_at": iso_z(delivered_at)},
         )
     ol, rl, r = order_lines_table.c, return_lines_table.c, returns_table.c
     bought: dict[str, int] = {}
@@ -244,7 +253,11 @@ def _refund(uow: UnitOfWork, ret: Any, trigger: str, now: datetime, policy: Retu
     conn = uow.conn
     rl = return_lines_table.c
     lines = conn.execute(select(return_lines_table).where(rl.return_id == ret.id)).all()
-    value = sum(x.unit_value * x.quantity for x in lines)
+    # Loyalty points go first (once per return): they take back what the lines earned and
+    # give back, as points, the part that points paid, which the money refund leaves out.
+    returned = [(x.product_id, x.quantity) for x in lines]
+    as_points = points.lines_returned(conn, ret.merchant_id, ret.order_id, ret.id, returned, now)
+    value = sum(x.unit_value * x.quantity for x in lines) - as_points
     fee = min(policy.fee, value)
     inserted = conn.execute(
         insert_on_conflict(conn, refunds_table)
@@ -276,6 +289,7 @@ def _refund(uow: UnitOfWork, ret: Any, trigger: str, now: datetime, policy: Retu
                     "fee": fee,
                     "currency": lines[0].currency,
                     "trigger": trigger,
+                    "paid_with_points": as_points,
                 },
             )
         ],

@@ -1,0 +1,1 @@
+"""Membership: plans, subscriptions, households and the benefits they give."""

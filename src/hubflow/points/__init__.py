@@ -1,0 +1,1 @@
+"""Loyalty points: a ledger per customer, earn and burn rules, expiry, partner transfers."""
