@@ -267,3 +267,24 @@ def test_a_return_dropped_off_before_the_courier_came_calls_the_courier_off(api:
     assert r.json()["pickup"]["status"] == "cancelled"
     run = fleet.dispatch(api)
     assert run["parcels"] == 0 and run["routes"] == 0
+
+
+def test_a_return_dropped_off_while_the_courier_is_on_the_way_is_not_tried_again(
+    api: Api,
+) -> None:
+    d = _delivered(api)
+    ret = _courier_return(api, d)
+    route, stop, h = _next_stop(api, d)
+    token = ret["qr"].split(":", 1)[1]
+    r = api.client.post(
+        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": d["net"].hub}
+    )
+    assert r.status_code == 200, r.text
+    r = api.client.post(f"/v1/routes/{route}/stops/{stop}/deliver", json={}, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "return_already_dropped"
+    r = api.client.post(
+        f"/v1/routes/{route}/stops/{stop}/fail", json={"reason": "not_at_home"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    r = api.client.post(f"/v1/routes/{route}/complete", headers=h)
+    assert r.json()["failed_parcels"][0]["next"] == "pickup_cancelled"

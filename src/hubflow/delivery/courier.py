@@ -44,7 +44,7 @@ from hubflow.delivery.store import (
 from hubflow.delivery.tracking import move, shipment_row, track
 from hubflow.inventory import service as inventory
 from hubflow.network.store import hubs_table
-from hubflow.returns.pickup import mark_collected, pickup_called_off
+from hubflow.returns.pickup import mark_collected, pickup_called_off, still_to_collect
 from hubflow.returns.service import receive_collected
 
 __all__ = [
@@ -717,7 +717,7 @@ def _after_failure(
 ) -> dict[str, Any]:
     conn = uow.conn
     retry = reason in RETRIABLE and ship["attempts"] < max_attempts
-    if ship["direction"] == "return" and not retry:
+    if ship["direction"] == "return" and not (retry and still_to_collect(conn, ship["return_id"])):
         move(conn, ship, ShipmentStatus.CANCELLED, now, kind="pickup_cancelled", route_id=None)
         pickup_called_off(conn, ship["return_id"], reason.value, now)
         return {"shipment_id": ship["id"], "next": "pickup_cancelled"}

@@ -17,7 +17,7 @@ from hubflow.core.ids import new_id
 from hubflow.orders.store import shipments_table
 from hubflow.returns.store import returns_table
 
-__all__ = ["book_pickup", "mark_collected", "pickup_called_off"]
+__all__ = ["book_pickup", "mark_collected", "pickup_called_off", "still_to_collect"]
 
 
 def _hub_it_came_from(conn: Connection, order_id: str) -> str:
@@ -95,6 +95,12 @@ def mark_collected(conn: Connection, return_id: str, now: datetime) -> None:
         [Event("return.collected", return_id, ret.merchant_id, {"return_id": return_id})],
         now,
     )
+
+
+def still_to_collect(conn: Connection, return_id: str) -> bool:
+    """Whether the customer still holds the return (not dropped off meanwhile)."""
+    r = returns_table.c
+    return conn.execute(select(r.status).where(r.id == return_id)).scalar() == "authorised"
 
 
 def pickup_called_off(conn: Connection, return_id: str, reason: str, now: datetime) -> None:
