@@ -207,6 +207,7 @@ def test_courier_collects_a_return_and_brings_it_to_the_hub(api: Api) -> None:
     # The order stays delivered: a return's trip is not the order's delivery.
     order = api.client.get(f"/v1/orders/{d['order']}", headers=d["net"].mh).json()
     assert order["status"] == "delivered"
+    assert got["pickup"]["shipment_id"] not in {x["id"] for x in order["shipments"]}
     # Every step is a line on the order's timeline, secrets left out.
     tl = api.client.get(f"/v1/orders/{d['order']}/timeline", headers=d["net"].mh).json()
     events = [x["event"] for x in tl["lines"]]

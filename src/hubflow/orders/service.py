@@ -499,7 +499,8 @@ def _hydrate(conn: Connection, orders: list[dict[str, Any]]) -> list[dict[str, A
     sc = shipments_table.c
     for sh in conn.execute(
         select(sc.order_id, sc.id, sc.hub_id, sc.status, sc.tracking_token)
-        .where(sc.order_id.in_(ids))
+        # A return's pickup is shown with the return, not among the order's deliveries.
+        .where(sc.order_id.in_(ids), sc.direction == "out")
         .order_by(sc.hub_id)
     ):
         ships[sh.order_id].append(
