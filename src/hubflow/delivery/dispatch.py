@@ -217,6 +217,8 @@ class _Model:
             tw_late=late,
             release_s=release,
             on_vehicle=on,
+            # A later trip's parcel of a route under way is kept for it but still at the hub.
+            loaded=on is None or p.status == ShipmentStatus.OUT_FOR_DELIVERY.value,
             pickup=p.pickup,
         )
 

@@ -81,9 +81,10 @@ def _parcel(problem: PlanningProblem, v: Vehicle, job: Job) -> Iterator[str]:
         yield f"parcel: {job.id} weighs {job.weight_g} g > {v.max_parcel_weight_g} g"
     if not _fits(job.dims_mm, v.max_parcel_dims_mm):
         yield f"parcel: {job.id} measures {job.dims_mm} > {v.max_parcel_dims_mm}"
-    if job.on_vehicle is not None:
-        if job.on_vehicle != v.id:
-            yield f"hub: {job.id} is on board {job.on_vehicle}"
+    if job.on_vehicle is not None and job.on_vehicle != v.id:
+        yield f"hub: {job.id} is kept for {job.on_vehicle}"
+        return
+    if job.on_board:
         return
     if job.depot is not None and job.depot != v.depot:
         yield f"hub: {job.id} waits at depot {job.depot}, vehicle leaves from {v.depot}"
@@ -128,10 +129,10 @@ def _route(
         yield from _parcel(problem, v, jobs[s.job_id])
 
     # Parcels on board were loaded before the plan: they take room until they are delivered.
-    on_board = [jobs[s.job_id] for s in stops if jobs[s.job_id].on_vehicle == v.id]
+    on_board = [jobs[s.job_id] for s in stops if jobs[s.job_id].on_board]
     delivered: set[str] = set()
     for trip in trips:
-        load = [jobs[s.job_id] for s in trip if jobs[s.job_id].on_vehicle is None]
+        load = [jobs[s.job_id] for s in trip if not jobs[s.job_id].on_board]
         load = [j for j in load if not j.pickup]
         load += [j for j in on_board if j.id not in delivered]
         delivered |= {s.job_id for s in trip}
@@ -148,7 +149,7 @@ def _route(
         if (
             v.under_way
             and trip[0].trip == 0
-            and any(j.on_vehicle is None for j in (jobs[s.job_id] for s in trip))
+            and any(not j.on_board for j in (jobs[s.job_id] for s in trip))
         ):
             yield "hub: first trip of a vehicle under way carries parcels from the hub"
 
@@ -170,7 +171,7 @@ def _route(
         first = jobs[trip[0].job_id]
         leave = trip[0].arrival_s - int(dur[pos, first.location])
         release = max(
-            (jobs[s.job_id].release_s for s in trip if not jobs[s.job_id].on_vehicle), default=0
+            (jobs[s.job_id].release_s for s in trip if not jobs[s.job_id].on_board), default=0
         )
         if leave < release:
             yield f"release: trip {k} leaves at {leave} before release {release}"

@@ -126,8 +126,8 @@ def _fits(dims: tuple[int, int, int] | None, limit: tuple[int, int, int] | None)
 
 def _stage(problem: PlanningProblem, job: Job, v: Vehicle) -> int:
     """How many of the :data:`_STAGES` checks ``v`` passes for ``job`` (5 = can serve it)."""
-    on_board = job.on_vehicle is not None
-    if on_board and job.on_vehicle != v.id:
+    on_board = job.on_board
+    if job.on_vehicle is not None and job.on_vehicle != v.id:
         return 0
     if not on_board and (
         (job.depot is not None and job.depot != v.depot) or (v.under_way and v.max_trips == 1)
@@ -257,7 +257,7 @@ def build_data(problem: PlanningProblem) -> tuple[ProblemData, Encoding]:
         away = {
             c
             for c, j in enumerate(jobs)
-            if problem.jobs[j].on_vehicle is None and problem.jobs[j].depot not in (None, h)
+            if not problem.jobs[j].on_board and problem.jobs[j].depot not in (None, h)
         }
         if away:
             bars.append((at_h, away))
@@ -288,7 +288,7 @@ def build_data(problem: PlanningProblem) -> tuple[ProblemData, Encoding]:
     # its first trip starts full in this dimension, and reloading empties it.
     fresh: list[int] = []
     if any(vs[m[0]].under_way and vs[m[0]].max_trips > 1 for m in types):
-        fresh = [0 if problem.jobs[j].on_vehicle else _INELIGIBLE for j in jobs]
+        fresh = [0 if problem.jobs[j].on_board else _INELIGIBLE for j in jobs]
         names.append("from_hub")
         amounts.append(fresh)
         caps.append([max(sum(fresh), 1)] * len(types))
@@ -360,7 +360,7 @@ def build_data(problem: PlanningProblem) -> tuple[ProblemData, Encoding]:
                 service_duration=job.service_s,
                 tw_early=job.tw_early,
                 tw_late=job.tw_late,
-                release_time=0 if job.on_vehicle else job.release_s,
+                release_time=0 if job.on_board else job.release_s,
                 prize=0 if job.required else (round(job.prize * scale) or prize),
                 required=job.required,
                 name=job.id,

@@ -73,6 +73,13 @@ class Job:
     prize: int = 0
     on_vehicle: str | None = None
     pickup: bool = False  # collected here and brought back to the hub, not delivered
+    # With ``on_vehicle``: False for a parcel kept for that vehicle's later trip but still
+    # at the hub (it is loaded when the vehicle comes back to reload).
+    loaded: bool = True
+
+    @property
+    def on_board(self) -> bool:
+        return self.on_vehicle is not None and self.loaded
 
     def __post_init__(self) -> None:
         what = f"job {self.id}"

@@ -165,3 +165,13 @@ def test_a_return_takes_room_from_its_stop_on() -> None:
         end=580,
     )
     assert "capacity" not in kinds(p, late)
+
+
+def test_a_parcel_kept_for_a_later_trip_cannot_ride_the_trip_under_way() -> None:
+    out = replace(VAN, start_location=1, capacity_parcels=1, max_trips=3)
+    jobs = [job("a", 1, on_vehicle="van"), job("b", 2, on_vehicle="van", loaded=False)]
+    p = line_problem([0, 1_000, 2_000], [Depot("hub", 0)], jobs, [out])
+    now = with_stops(PlannedStop("a", 0, 0, 0, 60), PlannedStop("b", 0, 160, 160, 220), end=420)
+    assert {"hub", "capacity"} <= kinds(p, now)
+    later = with_stops(PlannedStop("a", 0, 0, 0, 60), PlannedStop("b", 1, 260, 260, 320), end=520)
+    assert "hub" not in kinds(p, later) and "capacity" not in kinds(p, later)

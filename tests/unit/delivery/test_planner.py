@@ -238,3 +238,21 @@ def test_a_second_van_takes_what_the_first_has_no_room_for() -> None:
     result = plan(p, time_limit_s=LIMIT)
     assert_feasible(p, result)
     assert not result.unassigned and len(result.routes) == 2
+
+
+def test_a_later_trips_parcel_still_at_the_hub_waits_for_the_reload() -> None:
+    # van1 is out with "aboard" and room for one; "later" is kept for it but still at the
+    # hub: it cannot ride this trip, nor take room before it is loaded.
+    on_the_road = van("van1", start_location=1, capacity_parcels=1, max_trips=3)
+    jobs = [
+        job("aboard", 2, on_vehicle="van1"),
+        job("later", 2, on_vehicle="van1", loaded=False),
+    ]
+    p = line_problem([0, 3_000, 3_500], [HUB], jobs, [on_the_road])
+    result = plan(p, time_limit_s=LIMIT)
+    assert_feasible(p, result)
+    (route,) = result.routes
+    trips = {s.job_id: s.trip for s in route.stops}
+    # Finding the reload can take the search longer than this budget; what it must never
+    # do is deliver "later" before going back for it. Left out, it keeps its old place.
+    assert trips["aboard"] == 0 and trips.get("later", 1) >= 1
