@@ -45,6 +45,15 @@ LABELS = {
     "retry": "We will try again",
     "redirected": "Waiting for you at a store",
     "returned_to_hub": "Returned to the hub",
+    "in_locker": "In a locker, ready to collect",
+    "locker_locked": "Locker compartment locked after wrong codes",
+    "ready_for_pickup": "Ready to collect in store",
+    "not_collected": "Not collected in time",
+    "cancelled": "Cancelled",
+    "out_for_collection": "Courier on the way to collect the return",
+    "collected": "Return collected",
+    "received_at_hub": "Return arrived at the hub",
+    "pickup_cancelled": "Return pickup called off",
 }
 
 

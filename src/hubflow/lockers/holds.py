@@ -20,7 +20,15 @@ from hubflow.lockers.model import Size, fits
 from hubflow.lockers.store import banks_table, compartments_table
 from hubflow.orders.store import shipments_table
 
-__all__ = ["BankFit", "banks_near", "hold", "hold_for_order", "release_holds", "takeable"]
+__all__ = [
+    "BankFit",
+    "banks_near",
+    "compartment_size",
+    "hold",
+    "hold_for_order",
+    "release_holds",
+    "takeable",
+]
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,8 @@ def takeable(now: datetime, order_id: str | None = None) -> ColumnElement[bool]:
     return (c.status == "free") & or_(c.hold_order_id.is_(None), c.hold_until <= now, mine)
 
 
-def _size(row: Any) -> Size:
+def compartment_size(row: Any) -> Size:
+    """A compartment row's inner size and weight limit."""
     return Size((row.length_mm, row.width_mm, row.height_mm), row.max_weight_g)
 
 
@@ -66,7 +75,7 @@ def banks_near(
     ).all()
     fitting: dict[str, int] = {}
     for row in rows:
-        if fits(dims_mm, weight_g, _size(row)):
+        if fits(dims_mm, weight_g, compartment_size(row)):
             fitting[row.bank_id] = fitting.get(row.bank_id, 0) + 1
     out = [
         BankFit(x.id, x.name, LatLng(x.lat, x.lng), km, fitting[x.id])
@@ -88,7 +97,7 @@ def hold(
     """Hold the smallest fitting compartment of ``bank_id`` for ``order_id``; its label."""
     c = compartments_table.c
     rows = conn.execute(select(compartments_table).where(c.bank_id == bank_id, takeable(now))).all()
-    fitting = [r for r in rows if fits(dims_mm, weight_g, _size(r))]
+    fitting = [r for r in rows if fits(dims_mm, weight_g, compartment_size(r))]
     for row in sorted(fitting, key=lambda r: (r.length_mm * r.width_mm * r.height_mm, r.label)):
         res = conn.execute(
             update(compartments_table)

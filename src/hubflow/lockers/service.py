@@ -18,13 +18,12 @@ from hubflow.delivery.model import ShipmentStatus, StopStatus
 from hubflow.delivery.orders_sync import sync_order
 from hubflow.delivery.store import route_stops_table
 from hubflow.delivery.tracking import move, shipment_row, track
-from hubflow.lockers.holds import release_holds, takeable
+from hubflow.lockers.holds import compartment_size, release_holds, takeable
 from hubflow.lockers.model import (
     HOLD,
     MAX_FAILURES,
     SIZES,
     CompartmentStatus,
-    Size,
     SizeClass,
     code_hash,
     codes_match,
@@ -139,10 +138,6 @@ def get_bank(conn: Connection, bank_id: str) -> dict[str, Any]:
     }
 
 
-def _size(row: Any) -> Size:
-    return Size((row.length_mm, row.width_mm, row.height_mm), row.max_weight_g)
-
-
 def deposit(
     uow: UnitOfWork,
     bank_id: str,
@@ -169,7 +164,8 @@ def deposit(
     q = select(compartments_table).where(c.bank_id == bank_id, mine)
     if label is not None:
         q = q.where(c.label == label)
-    rows = [r for r in conn.execute(q) if fits((dims[0], dims[1], dims[2]), weight, _size(r))]
+    box = (dims[0], dims[1], dims[2])
+    rows = [r for r in conn.execute(q) if fits(box, weight, compartment_size(r))]
     if not rows:
         get_bank(conn, bank_id)  # 404 for an unknown bank
         raise Conflict("no free compartment fits this parcel", code="no_compartment")

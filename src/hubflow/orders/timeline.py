@@ -10,12 +10,14 @@ from sqlalchemy import Connection, select
 from hubflow.core.clock import iso_z
 from hubflow.core.errors import NotFound
 from hubflow.core.events import events_table
+from hubflow.delivery.tracking import LABELS as TRACKING_LABELS
 from hubflow.orders.store import orders_table, shipments_table
 from hubflow.returns.store import returns_table
 
 __all__ = ["LABELS", "order_timeline"]
 
-# Words for a timeline line; an event without one shows its type.
+# Words for a timeline line (a parcel's steps use the tracking page's words); an event
+# without one shows its type.
 LABELS = {
     "order.accepted": "Order placed",
     "order.allocated": "Stock reserved",
@@ -26,27 +28,6 @@ LABELS = {
     "order.failed": "Delivery failed",
     "order.cancelled": "Cancelled",
     "order.returned": "Returned",
-    "shipment.ready": "Parcel packed at the hub",
-    "shipment.assigned": "Courier assigned",
-    "shipment.offered": "Looking for a courier",
-    "shipment.carrier_assigned": "Handed to a carrier soon",
-    "shipment.handed_to_carrier": "With the carrier",
-    "shipment.picked_up": "Parcel out for delivery",
-    "shipment.arriving": "Arriving soon",
-    "shipment.delivered": "Parcel delivered",
-    "shipment.failed": "Delivery attempt failed",
-    "shipment.retry": "Another attempt planned",
-    "shipment.redirected": "Waiting at a store",
-    "shipment.returned_to_hub": "Parcel back at the hub",
-    "shipment.in_locker": "In a locker, ready to collect",
-    "shipment.locker_locked": "Locker compartment locked after wrong codes",
-    "shipment.ready_for_pickup": "Ready to collect in store",
-    "shipment.not_collected": "Not collected in time",
-    "shipment.cancelled": "Parcel cancelled",
-    "shipment.out_for_collection": "Courier on the way to collect the return",
-    "shipment.collected": "Return collected",
-    "shipment.received_at_hub": "Return arrived at the hub",
-    "shipment.pickup_cancelled": "Return pickup called off",
     "locker.held": "Locker compartment reserved",
     "locker.released": "Locker compartment released",
     "return.authorised": "Return authorised",
@@ -60,6 +41,13 @@ LABELS = {
 
 # Secrets travel to the merchant by webhook once; a timeline is read again and again.
 _HIDDEN = frozenset({"code", "pin", "signature", "photo"})
+
+
+def _label(event: str) -> str:
+    kind = event.removeprefix("shipment.")
+    if kind != event:
+        return TRACKING_LABELS.get(kind, event)
+    return LABELS.get(event, event)
 
 
 def _subjects(conn: Connection, order_id: str) -> list[str]:
@@ -99,7 +87,7 @@ def order_timeline(conn: Connection, merchant_id: str | None, order_id: str) -> 
             {
                 "at": iso_z(r.created_at),
                 "event": r.type,
-                "label": LABELS.get(r.type, r.type),
+                "label": _label(r.type),
                 "subject_id": r.subject_id,
                 "details": _details(r.payload),
             }

@@ -42,6 +42,7 @@ from hubflow.network.model import Capability, HubKind
 from hubflow.sim.catalog import MERCHANTS, MerchantSpec, ProductSpec, generate_catalog
 from hubflow.sim.lastmile import LastMile, build_fleet, deliver_one, run_dispatch
 from hubflow.sim.metro import METRO, Area, HubSpec, Metro
+from hubflow.sim.run import fresh_database
 from hubflow.webhooks.relay import matches
 from hubflow.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify
 
@@ -483,24 +484,6 @@ def _serving(db_url: str, port: int, twin_dir: Path | None = None) -> Iterator[A
         app.state.hubflow.engine.dispose()
 
 
-def _reset_database(db_path: Path) -> str:
-    from hubflow.api.app import import_tables
-    from hubflow.core.db import make_engine
-    from hubflow.core.migrate import upgrade
-
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    url = f"sqlite:///{db_path}"
-    import_tables()
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    return url
-
-
 def _operator_key(db_url: str) -> str:
     from hubflow.catalog.model import Role
     from hubflow.catalog.service import create_key
@@ -692,7 +675,7 @@ def run_demo(
 
     path = Path(db_path).resolve()
     console.print(f"[bold]Hubflow demo[/] — {metro.name}, seed {seed}, database {path}")
-    db_url = _reset_database(path)
+    db_url = fresh_database(path)
     operator_key = _operator_key(db_url)
     receiver = Receiver()
     receiver_url = receiver.start()
