@@ -4,11 +4,13 @@ back on the shelf."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 from hubflow.core.db import UnitOfWork
 from hubflow.lockers import store_pickup
+from hubflow.lockers.store import store_pickups_table
 from hubflow.network.model import DAYS
 from tests.conftest import Api
 
@@ -100,6 +102,48 @@ def test_wrong_codes_lock_the_order(api: Api) -> None:
         assert r.status_code == 422
     r = api.client.post(url, headers=api.op, json={"shipment_id": o["ship"], "code": code})
     assert r.status_code == 409 and r.json()["error"]["code"] == "pickup_locked"
+
+
+def test_parallel_guesses_are_all_counted_and_none_passes_the_lock(api: Api) -> None:
+    o = _pickup_order(api)
+    code = api.client.post(f"/v1/shipments/{o['ship']}/ready-for-pickup", headers=api.op).json()[
+        "code"
+    ]
+    url = f"/v1/hubs/{o['store']}/pickups"
+    guesses = [*[f"{n:06d}" for n in range(20) if f"{n:06d}" != code][:8], code]
+    barrier = threading.Barrier(len(guesses))
+    answers: list[tuple[str, str]] = []
+
+    def guess(g: str) -> None:
+        barrier.wait()
+        r = api.client.post(url, headers=api.op, json={"shipment_id": o["ship"], "code": g})
+        body = r.json()
+        answers.append((g, "handed_over" if r.status_code == 200 else body["error"]["code"]))
+
+    threads = [threading.Thread(target=guess, args=(g,)) for g in guesses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wrong = sorted(a for g, a in answers if g != code)
+    right = next(a for g, a in answers if g == code)
+    # Exactly five wrong guesses are counted, whatever the interleaving; the right code
+    # is handed over only if it came before the fifth (then later guesses find it closed).
+    assert wrong.count("wrong_code") <= 5
+    if right == "handed_over":
+        assert set(wrong) <= {"wrong_code", "pickup_closed"}
+    else:
+        assert right == "pickup_locked" and wrong.count("wrong_code") == 5, answers
+        assert set(wrong) <= {"wrong_code", "pickup_locked"}
+    with UnitOfWork(api.engine, readonly=True) as uow:
+        failures = (
+            uow.conn.execute(
+                store_pickups_table.select().where(store_pickups_table.c.shipment_id == o["ship"])
+            )
+            .one()
+            .failures
+        )
+    assert failures == wrong.count("wrong_code")
 
 
 def test_a_no_show_puts_the_goods_back_on_the_shelf(api: Api) -> None:

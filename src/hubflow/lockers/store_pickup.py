@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
@@ -75,32 +75,23 @@ def hand_over(
     five the order needs a manager (409 ``pickup_locked``)."""
     conn = uow.conn
     p = store_pickups_table.c
-    row = conn.execute(
-        select(store_pickups_table).where(p.shipment_id == shipment_id, p.hub_id == hub_id)
-    ).first()
-    if row is None:
-        raise NotFound("no order waits here under that id", code="pickup_not_found")
-    if row.status != "waiting":
-        raise Conflict(f"the order is {row.status}", code="pickup_closed")
-    if row.failures >= MAX_FAILURES:
-        raise Conflict(
-            "too many wrong codes for this order; a manager must check ID", code="pickup_locked"
-        )
-    if row.hold_until <= now:
-        raise Conflict("the hold has ended", code="expired_code")
+    row = _refuse_unless_open(conn, shipment_id, now, hub_id=hub_id)
     if not codes_match(shipment_id, code, row.code_hash):
-        conn.execute(
-            update(store_pickups_table)
-            .where(p.shipment_id == shipment_id)
-            .values(failures=p.failures + 1)
-        )
-        return {"handed_over": False, "tries_left": MAX_FAILURES - row.failures - 1}
+        return {"handed_over": False, "tries_left": _wrong_code(conn, shipment_id, now)}
+    # The right code still loses to a lock, a hand-over or an end of hold that came
+    # meanwhile: the UPDATE checks them itself, and a refusal says which it was.
     res = conn.execute(
         update(store_pickups_table)
-        .where(p.shipment_id == shipment_id, p.status == "waiting")
+        .where(
+            p.shipment_id == shipment_id,
+            p.status == "waiting",
+            p.failures < MAX_FAILURES,
+            p.hold_until > now,
+        )
         .values(status="collected", code_hash=None, done_at=now)
     )
     if res.rowcount != 1:
+        _refuse_unless_open(conn, shipment_id, now)
         raise Conflict("the order changed meanwhile", code="concurrent_update")
     ship = shipment_row(conn, shipment_id)
     move(
@@ -114,6 +105,43 @@ def hand_over(
     inventory.ship_owner(uow, ship["order_id"], now, hub_id=hub_id)
     sync_order(uow, ship["order_id"], now)
     return {"handed_over": True, "shipment_id": shipment_id}
+
+
+def _refuse_unless_open(
+    conn: Connection, shipment_id: str, now: datetime, *, hub_id: str | None = None
+) -> Any:
+    """The waiting pick-up as it is now, or the 4xx that says why it cannot be handed
+    over (not here, collected or gone back, locked by wrong codes, hold ended)."""
+    p = store_pickups_table.c
+    q = select(store_pickups_table).where(p.shipment_id == shipment_id)
+    row = conn.execute(q if hub_id is None else q.where(p.hub_id == hub_id)).first()
+    if row is None:
+        raise NotFound("no order waits here under that id", code="pickup_not_found")
+    if row.status != "waiting":
+        raise Conflict(f"the order is {row.status}", code="pickup_closed")
+    if row.failures >= MAX_FAILURES:
+        raise Conflict(
+            "too many wrong codes for this order; a manager must check ID", code="pickup_locked"
+        )
+    if row.hold_until <= now:
+        raise Conflict("the hold has ended", code="expired_code")
+    return row
+
+
+def _wrong_code(conn: Connection, shipment_id: str, now: datetime) -> int:
+    """Count a wrong code in the database itself, so parallel guesses are all counted
+    and none slips past the limit; returns the tries left (0 once locked)."""
+    p = store_pickups_table.c
+    failures = conn.execute(
+        update(store_pickups_table)
+        .where(p.shipment_id == shipment_id, p.status == "waiting", p.failures < MAX_FAILURES)
+        .values(failures=p.failures + 1)
+        .returning(p.failures)
+    ).scalar()
+    if failures is None:  # locked or closed meanwhile: say which
+        _refuse_unless_open(conn, shipment_id, now)
+        raise Conflict("the order changed meanwhile", code="concurrent_update")
+    return int(MAX_FAILURES - failures)
 
 
 def expire_no_shows(uow: UnitOfWork, now: datetime) -> int:
