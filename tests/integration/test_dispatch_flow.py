@@ -4,6 +4,7 @@ track; and a failed attempt that is retried."""
 from __future__ import annotations
 
 import base64
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -105,6 +106,41 @@ def test_order_is_planned_delivered_with_pin_and_tracked(api: Api) -> None:
         "shipment.delivered",
         "order.delivered",
     } <= types
+
+
+def test_a_burst_of_pins_gets_five_comparisons_then_the_stop_can_only_fail(api: Api) -> None:
+    n = _network(api)
+    order = _order(api, n, proof_of_delivery={"pin": True})
+    ship = order["shipments"][0]
+    api.client.post(f"/v1/shipments/{ship['id']}/packed", json={}, headers=api.op)
+    ch, courier = n["ch"], n["courier"]
+    assert api.client.post(f"/v1/couriers/{courier}/shift/start", headers=ch).status_code == 200
+    assert api.client.post("/v1/dispatch/default/runs", headers=api.op).json()["routes"] == 1
+    route = api.client.get(f"/v1/couriers/{courier}/routes", headers=ch).json()["data"][0]
+    base = f"/v1/routes/{route['id']}/stops/{route['stops'][0]['id']}"
+    assert api.client.post(f"/v1/routes/{route['id']}/pickup", headers=ch).status_code == 200
+    assert api.client.post(f"{base}/arrive", headers=ch).status_code == 200
+    pin = api.client.get(f"/v1/tracking/{ship['tracking_token']}").json()["pin"]
+    guesses = [f"{g:04d}" for g in range(12) if f"{g:04d}" != pin][:10]
+    barrier = threading.Barrier(len(guesses))
+    codes: list[str] = []
+
+    def guess(g: str) -> None:
+        barrier.wait()
+        r = api.client.post(f"{base}/deliver", json={"pin": g}, headers=ch)
+        codes.append(r.json()["error"]["code"])
+
+    threads = [threading.Thread(target=guess, args=(g,)) for g in guesses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == ["pin_locked"] * 5 + ["wrong_pin"] * 5, codes
+    # Even the right PIN is no longer compared; the courier fails the stop instead.
+    r = api.client.post(f"{base}/deliver", json={"pin": pin}, headers=ch)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "pin_locked"
+    r = api.client.post(f"{base}/fail", json={"reason": "pin_not_given"}, headers=ch)
+    assert r.status_code == 200, r.text
 
 
 def test_failed_attempt_is_retried_then_returned(api: Api) -> None:

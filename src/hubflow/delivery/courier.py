@@ -48,6 +48,7 @@ from hubflow.returns.pickup import mark_collected, pickup_called_off, still_to_c
 from hubflow.returns.service import receive_collected
 
 __all__ = [
+    "MAX_PIN_TRIES",
     "accept_offer",
     "arrive",
     "complete_route",
@@ -60,6 +61,7 @@ __all__ = [
     "list_routes",
     "pickup",
     "report_location",
+    "spend_pin_try",
     "start_shift",
 ]
 
@@ -546,6 +548,9 @@ def _blob(value: str, what: str) -> bytes:
     return data
 
 
+MAX_PIN_TRIES = 5
+
+
 def deliver(
     uow: UnitOfWork,
     who: Principal,
@@ -573,7 +578,13 @@ def deliver(
             "proof of delivery is missing", code="proof_missing", details={"missing": missing}
         )
     if policy.pin and proof.get("pin") != ship["pin"]:
-        raise InvalidInput("the PIN does not match; ask the customer again", code="wrong_pin")
+        # Parallel tries may have been counted since; the lock itself is spend_pin_try's.
+        left = max(0, MAX_PIN_TRIES - stop["pin_tries"])
+        raise InvalidInput(
+            f"the PIN does not match; ask the customer again ({left} tries left)",
+            code="wrong_pin",
+            details={"tries_left": left},
+        )
     kept = []
     for kind in ("photo", "signature"):
         raw = proof.get(f"{kind}_base64")
@@ -603,6 +614,37 @@ def deliver(
     move(conn, ship, ShipmentStatus.DELIVERED, now, kind="delivered", details=details, eta=None)
     sync_order(uow, ship["order_id"], now)
     return {"stop_id": stop_id, "status": StopStatus.DELIVERED.value, "route_id": route["id"]}
+
+
+def spend_pin_try(uow: UnitOfWork, who: Principal, route_id: str, stop_id: str) -> None:
+    """Count a PIN try at an arrived stop before the PIN is compared (in its own
+    transaction, committed whatever the delivery does), so a courier, or a burst of
+    requests, gets at most ``MAX_PIN_TRIES`` comparisons; then 409 ``pin_locked`` and
+    the stop can only be failed. A stop no longer arrived is left to ``deliver`` (an
+    idempotent replay, or the error it gives)."""
+    conn = uow.conn
+    _route(conn, who, route_id)
+    st = route_stops_table.c
+    tries = conn.execute(
+        update(route_stops_table)
+        .where(
+            st.id == stop_id,
+            st.route_id == route_id,
+            st.status == StopStatus.ARRIVED.value,
+            st.pin_tries < MAX_PIN_TRIES,
+        )
+        .values(pin_tries=st.pin_tries + 1)
+        .returning(st.pin_tries)
+    ).scalar()
+    if tries is None and _stop(conn, route_id, stop_id)["status"] == StopStatus.ARRIVED.value:
+        raise _pin_locked()
+
+
+def _pin_locked() -> Conflict:
+    return Conflict(
+        f"{MAX_PIN_TRIES} wrong PINs at this stop; fail it (the customer can rebook)",
+        code="pin_locked",
+    )
 
 
 def _collect(

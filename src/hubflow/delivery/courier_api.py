@@ -199,6 +199,9 @@ def deliver(
 ) -> dict[str, Any]:
     now = state.clock.now()
     proof = body.model_dump()
+    if body.pin is not None:
+        with UnitOfWork(state.engine) as uow:
+            svc.spend_pin_try(uow, who, route_id, stop_id)
     return _once(state, who, key, f"/routes/{route_id}/stops/{stop_id}/deliver", proof,
                  lambda uow: svc.deliver(uow, who, route_id, stop_id, proof, now),
                  response)  # fmt: skip

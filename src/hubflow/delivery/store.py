@@ -171,6 +171,9 @@ route_stops_table = Table(
     Column("arrived_at", UTCDateTime(), nullable=True),
     Column("done_at", UTCDateTime(), nullable=True),
     Column("fail_reason", String(32), nullable=True),
+    # PINs tried at the door; counted before each is compared, so at most MAX_PIN_TRIES
+    # are ever compared, however many requests come at once.
+    Column("pin_tries", Integer, nullable=False, server_default="0"),
     UniqueConstraint("route_id", "seq", name="uq_route_stops_route_seq"),
 )
 
