@@ -42,6 +42,12 @@ def _live(state: AppState) -> dict[str, Any]:
         return live_network(uow.conn, state.clock.now(), cfg)
 
 
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match compares weakly (RFC 9110 13.1.2): ``W/`` aside, any listed tag."""
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return etag.removeprefix("W/") in tags or "*" in tags
+
+
 @router.get("/ops")
 async def dashboard(request: Request, user: Operator) -> Response:
     return page(request, "ops.html", user)
@@ -53,8 +59,9 @@ async def live(request: Request, state: State, _: Operator) -> Response:
     with the ETag it got), so an idle network costs a hash, not 200 KB a poll."""
     data = await run_in_threadpool(_live, state)
     body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if request.headers.get("if-none-match") == etag:
+    # Weak: the same data goes out gzipped or not, so the bytes differ (as nginx does).
+    etag = 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if _matches(request.headers.get("if-none-match", ""), etag):
         resp = secure_headers(Response(status_code=304))
     else:
         resp = secure_headers(Response(body, media_type="application/json"))
