@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubflow.core.errors import InvalidInput
+from hubflow.core.geo import LatLng
 from hubflow.delivery.fleet import Mode, spec_for
 from hubflow.delivery.replan import Load, move_violations
 from hubflow.web.model import (
@@ -18,7 +19,6 @@ from hubflow.web.model import (
     safe_next,
     verify_password,
 )
-from hubflow.core.geo import LatLng
 from hubflow.web.ops_model import Risk, Visit, hourly, late_risk, on_time_rate, vehicle_track
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
