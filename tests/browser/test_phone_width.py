@@ -10,12 +10,10 @@ from typing import Any
 from playwright.sync_api import expect
 
 from hubflow.web.model import WebRole
-from tests import fleet
 from tests.browser.a11y import check_phone
 from tests.browser.conftest import Site, shot
 from tests.integration.test_hub_operations import _hub, _receive_and_stow
 from tests.integration.test_move_stop import _routes
-
 
 FAILED: list[str] = []
 

@@ -524,17 +524,15 @@ def _logins(db_url: str, merchant_id: str, password: str) -> None:
 def _logins_summary(
     console: Console, base_url: str, password: str, merchant: str, twin: bool
 ) -> None:
-    t = Table(title="Log in to the pages", show_header=False, title_justify="left")
-    t.add_column("what", style="bold")
-    t.add_column("value", overflow="fold")
-    t.add_row("log in at", f"{base_url}/login")
-    t.add_row("operator", f"{DEMO_LOGINS[0][0]} → {base_url}/ops (dashboard, dispatch, hubs)")
-    t.add_row(f"merchant ({merchant})", f"{DEMO_LOGINS[1][0]} → {base_url}/merchant")
-    t.add_row("password (both)", password)
+    # Plain lines, not a table: a URL folded over two lines can no longer be clicked.
+    lines = [
+        f"\n[bold]Log in to the pages[/] at {base_url}/login with the password {password}",
+        f"  operator  {DEMO_LOGINS[0][0]}  → {base_url}/ops",
+        f"  merchant  {DEMO_LOGINS[1][0]} ({merchant})  → {base_url}/merchant",
+    ]
     if twin:
-        t.add_row("the twin's day", f"{base_url}/ops/replay?source=twin (replay), "
-                  f"{base_url}/twin/report (report)")  # fmt: skip
-    console.print(t)
+        lines.append(f"  the twin's day, replayed on the map  → {base_url}/ops/replay?source=twin")
+    console.print("\n".join(lines), soft_wrap=True)
 
 
 # --------------------------------------------------------------------------
