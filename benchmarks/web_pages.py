@@ -3,8 +3,8 @@ dashboard JSON (polled every 5 s by every open dashboard), the dashboard page, a
 customer's tracking page, timed in-process (no network) against a SQLite file built by
 ``hubflow demo``.
 
-    hubflow demo --orders 300 --no-serve --db /tmp/demo.db
-    python benchmarks/web_pages.py --db /tmp/demo.db --requests 50
+    hubflow demo --orders 300 --no-serve --db /tmp/demo.db --twin-out /tmp/demo-twin
+    python benchmarks/web_pages.py --db /tmp/demo.db --requests 50 --twin-dir /tmp/demo-twin
 
 The last line is one JSON object.
 """
@@ -57,9 +57,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--db", required=True, help="a SQLite file made by 'hubflow demo'")
     ap.add_argument("--requests", type=int, default=50)
+    ap.add_argument("--twin-dir", default=None, help="also time the replay of this twin run")
     args = ap.parse_args()
     engine = make_engine(f"sqlite:///{args.db}")
-    app = create_app(Settings(), engine=engine, run_relay=False)
+    app = create_app(Settings(twin_dir=args.twin_dir), engine=engine, run_relay=False)
     client = TestClient(app)
     email = f"bench-{time.time_ns()}@example.com"
     from hubflow.core.clock import SystemClock
@@ -99,6 +100,19 @@ def main() -> None:
         "tracking_html": _timed(args.requests, lambda: client.get(f"/track/{token}")),
         "tracking_json": _timed(args.requests, lambda: client.get(f"/v1/tracking/{token}")),
     }
+    if args.twin_dir:
+        replay = client.get("/ops/replay.json?source=twin", headers=plain)
+        assert replay.status_code == 200, replay.text
+        data = replay.json()
+        out["twin_replay"] = {
+            "events": len(data["events"]),
+            "routes": len(data["routes"]),
+            "bytes": len(replay.content),
+            "gzip_bytes": client.get("/ops/replay.json?source=twin").num_bytes_downloaded,
+            **_timed(
+                max(1, args.requests // 10), lambda: client.get("/ops/replay.json?source=twin")
+            ),
+        }
     print(json.dumps(out))
 
 
