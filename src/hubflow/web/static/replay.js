@@ -93,7 +93,8 @@
     }
     $("replay-label").textContent = data.source === "twin" ? `The twin's day (${data.label}) at` : "At";
     if (data.area.length) hfmap.fit(map, data.area);
-    hf.announce(`${data.events.length} events and ${data.routes.length} routes loaded`);
+    hf.announce(`${data.events.length} events and ${data.routes.length} routes loaded` +
+      (data.truncated ? " (the first part of the day only: it has more events than a replay holds)" : ""));
     document.body.dataset.loaded = data.source;
     draw();
   }
