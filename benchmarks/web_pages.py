@@ -3,8 +3,8 @@ dashboard JSON (polled every 5 s by every open dashboard), the dashboard page, a
 customer's tracking page, timed in-process (no network) against a SQLite file built by
 ``hubflow demo``.
 
-    hubflow demo --orders 300 --no-serve --db /tmp/demo.db
-    python benchmarks/web_pages.py --db /tmp/demo.db --requests 50
+    hubflow demo --orders 300 --no-serve --db /tmp/demo.db --twin-out /tmp/demo-twin
+    python benchmarks/web_pages.py --db /tmp/demo.db --requests 50 --twin-dir /tmp/demo-twin
 
 The last line is one JSON object.
 """
@@ -12,6 +12,7 @@ The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import re
 import statistics
@@ -45,13 +46,21 @@ def _timed(n: int, call: Callable[[], Any]) -> dict[str, float]:
     }
 
 
+def _gzip_cost(body: bytes, level: int, n: int = 50) -> dict[str, float]:
+    t0 = time.process_time()
+    for _ in range(n):
+        out = gzip.compress(body, compresslevel=level)
+    return {"bytes": len(out), "cpu_ms": round((time.process_time() - t0) / n * 1000, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--db", required=True, help="a SQLite file made by 'hubflow demo'")
     ap.add_argument("--requests", type=int, default=50)
+    ap.add_argument("--twin-dir", default=None, help="also time the replay of this twin run")
     args = ap.parse_args()
     engine = make_engine(f"sqlite:///{args.db}")
-    app = create_app(Settings(), engine=engine, run_relay=False)
+    app = create_app(Settings(twin_dir=args.twin_dir), engine=engine, run_relay=False)
     client = TestClient(app)
     email = f"bench-{time.time_ns()}@example.com"
     from hubflow.core.clock import SystemClock
@@ -67,20 +76,43 @@ def main() -> None:
     form = client.get("/login").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     client.post("/login", data={"email": email, "password": PASSWORD, "csrf": csrf})
-    live = client.get("/ops/live.json")
+    plain = {"Accept-Encoding": "identity"}
+    live = client.get("/ops/live.json", headers=plain)
     assert live.status_code == 200, live.text
     body = live.json()
+    zipped = client.get("/ops/live.json", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers.get("content-encoding") == "gzip", zipped.headers
     out = {
         "benchmark": "web_pages",
         "open_orders": body["kpis"]["open_orders"],
         "routes": len(body["routes"]),
         "hubs": len(body["hubs"]),
         "live_json_bytes": len(live.content),
+        # What goes over the wire to a browser (it always accepts gzip).
+        "live_json_gzip_bytes": zipped.num_bytes_downloaded,
+        # The CPU one compression costs, by level (the app uses 6).
+        "gzip_levels": {level: _gzip_cost(live.content, level) for level in (1, 6, 9)},
         "live_json": _timed(args.requests, lambda: client.get("/ops/live.json")),
+        "live_json_identity": _timed(
+            args.requests, lambda: client.get("/ops/live.json", headers=plain)
+        ),
         "dashboard_html": _timed(args.requests, lambda: client.get("/ops")),
         "tracking_html": _timed(args.requests, lambda: client.get(f"/track/{token}")),
         "tracking_json": _timed(args.requests, lambda: client.get(f"/v1/tracking/{token}")),
     }
+    if args.twin_dir:
+        replay = client.get("/ops/replay.json?source=twin", headers=plain)
+        assert replay.status_code == 200, replay.text
+        data = replay.json()
+        out["twin_replay"] = {
+            "events": len(data["events"]),
+            "routes": len(data["routes"]),
+            "bytes": len(replay.content),
+            "gzip_bytes": client.get("/ops/replay.json?source=twin").num_bytes_downloaded,
+            **_timed(
+                max(1, args.requests // 10), lambda: client.get("/ops/replay.json?source=twin")
+            ),
+        }
     print(json.dumps(out))
 
 

@@ -289,13 +289,24 @@ def keys_list() -> None:
     help="first simulate a short day with the digital twin and serve its report",
 )
 @click.option("--twin-out", default="hubflow-twin", show_default=True, type=click.Path())
+@click.option(
+    "--password",
+    envvar="HUBFLOW_DEMO_PASSWORD",
+    default=None,
+    help="password of the demo's logins (ops@example.com, shop@example.com); "
+    "random and printed when not given",
+)
 def demo(
-    n_orders: int, port: int, db_path: str, seed: int, serve: bool, twin: bool, twin_out: str
-) -> None:
+    n_orders: int, port: int, db_path: str, seed: int, serve: bool, twin: bool, twin_out: str,
+    password: str | None,
+) -> None:  # fmt: skip
     """Simulate a short day (the twin), build a demo metro network, place orders through
     the HTTP API, and keep serving with the twin's report at /twin/report."""
     from hubflow.sim.demo import run_demo
+    from hubflow.web.model import MIN_PASSWORD
 
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise click.BadParameter(f"at least {MIN_PASSWORD} characters", param_hint="--password")
     sys.exit(
         run_demo(
             n_orders=n_orders,
@@ -304,6 +315,7 @@ def demo(
             seed=seed,
             serve=serve,
             twin_dir=twin_out if twin else None,
+            password=password,
         )
     )
 

@@ -2,7 +2,8 @@
 axe-playwright-python ships, evaluated through Playwright, so the pages' CSP stays on)
 with the WCAG 2.1 A and AA rules; and our own: labels on form fields, names on buttons
 and links, alt text, WCAG AA contrast of rendered text, one h1, the page's language, no
-sideways scrolling at phone width, and keyboard focus that moves through the page with
+sideways scrolling at phone width, controls on the screen and big enough to tap there,
+and keyboard focus that moves through the page with
 a visible outline."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import axe_playwright_python
 HERE = Path(__file__).parent
 _AUDIT = (HERE / "a11y_audit.js").read_text()
 _FOCUSED = (HERE / "a11y_focus.js").read_text()
+_PHONE = (HERE / "a11y_phone.js").read_text()
 _AXE = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text()
 _AXE_RUN = """async () => {
   const out = await axe.run(document, {
@@ -57,3 +59,13 @@ def check_page(page: Any) -> None:
     assert stops, "Tab reaches nothing on the page"
     unringed = [s for s in stops if not (s["outline"] or s["shadow"])]
     assert unringed == [], f"focus without a visible ring: {unringed}"
+
+
+def check_phone(page: Any) -> None:
+    """``check_page`` at phone width, and every control on the screen and big enough to
+    tap (``a11y_phone.js``)."""
+    width = page.evaluate("() => window.innerWidth")
+    assert width <= 400, f"not a phone-width page: {width} px"
+    problems: list[str] = page.evaluate(_PHONE)
+    assert problems == [], "\n".join(problems)
+    check_page(page)

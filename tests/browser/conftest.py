@@ -5,6 +5,7 @@ screenshots go to test-artifacts/screens/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -108,15 +109,18 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
-@pytest.fixture
-def site(sqlite_engine: Engine, browser: Any) -> Iterator[Site]:
+@contextlib.contextmanager
+def open_site(engine: Engine, browser: Any, **settings: Any) -> Iterator[Site]:
+    """The app on ``engine`` served over HTTP (``settings``: the app's Settings), checked
+    for console errors once the test is done."""
     clock = ManualClock(_t0())
     app = create_app(
-        Settings(dispatch_time_limit_s=0.2), engine=sqlite_engine, clock=clock, run_relay=False
-    )
-    with UnitOfWork(sqlite_engine) as uow:
+        Settings(dispatch_time_limit_s=0.2, **settings), engine=engine, clock=clock,
+        run_relay=False,
+    )  # fmt: skip
+    with UnitOfWork(engine) as uow:
         key, _ = create_key(uow, Role.OPERATOR, None, "browser tests", clock.now())
-    api = Api(TestClient(app, raise_server_exceptions=False), sqlite_engine, clock, key.secret)
+    api = Api(TestClient(app, raise_server_exceptions=False), engine, clock, key.secret)
     with serve(app) as url:
         s = Site(url, api, browser)
         yield s
@@ -124,6 +128,12 @@ def site(sqlite_engine: Engine, browser: Any) -> Iterator[Site]:
             ctx.close()
     unexpected = [e for e in s.errors if not any(x in e for x in s.expected_errors)]
     assert unexpected == [], "console errors:\n" + "\n".join(unexpected)
+
+
+@pytest.fixture
+def site(sqlite_engine: Engine, browser: Any) -> Iterator[Site]:
+    with open_site(sqlite_engine, browser) as s:
+        yield s
 
 
 def _t0() -> Any:

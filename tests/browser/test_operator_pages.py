@@ -79,7 +79,7 @@ def test_hub_view_shows_wave_progress_and_replay_slides_through_the_day(site: Si
     check_page(page)
 
     page.get_by_role("link", name="Replay").click()
-    expect(page.locator("body")).to_have_attribute("data-loaded", "true")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "network")
     page.get_by_label("Time of day").fill("600")  # 10:00 UTC: before the order
     expect(page.locator("#replay-counts li")).to_have_count(0)
     page.get_by_label("Time of day").fill("960")  # 16:00 UTC: ordered at 15:00

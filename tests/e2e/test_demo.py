@@ -13,6 +13,7 @@ import pytest
 from hubflow.sim.catalog import MERCHANTS, ProductSpec, generate_catalog
 from hubflow.sim.demo import OrderPlan, StockPlan, plan_orders, plan_stock, run_demo
 from hubflow.sim.metro import METRO
+from hubflow.web.model import verify_password
 
 
 def _free_port() -> int:
@@ -25,7 +26,10 @@ def _free_port() -> int:
 def test_demo_places_orders_through_the_api(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     started = time.monotonic()
-    rc = run_demo(n_orders=40, port=_free_port(), db_path=str(db), seed=1, serve=False)
+    rc = run_demo(
+        n_orders=40, port=_free_port(), db_path=str(db), seed=1, serve=False,
+        password="demo-secret-1",
+    )  # fmt: skip
     took = time.monotonic() - started
     assert rc == 0
     assert took < 30, f"the demo took {took:.1f} s"
@@ -70,6 +74,14 @@ def test_demo_places_orders_through_the_api(tmp_path: Path) -> None:
         assert on_a_route > 0
         assert q("SELECT COUNT(*) FROM shipments WHERE status = 'delivered'").fetchone()[0] == 1
         assert q("SELECT COUNT(*) FROM tracking_events WHERE kind = 'delivered'").fetchone()[0] == 1
+        # A newcomer can log in to the pages: an operator, and the first merchant's staff.
+        logins = q("SELECT email, role, merchant_id, password_hash FROM users ORDER BY role DESC")
+        (op, op_role, _, op_hash), (shop, shop_role, mid, shop_hash) = logins.fetchall()
+        assert (op, op_role, shop, shop_role) == (
+            "ops@example.com", "operator", "shop@example.com", "merchant")  # fmt: skip
+        shop_of = q("SELECT name FROM merchants WHERE id = ?", (mid,)).fetchone()[0]
+        assert shop_of == MERCHANTS[0].name
+        assert all(verify_password("demo-secret-1", h) for h in (op_hash, shop_hash))
 
 
 def test_demo_plan_is_deterministic_for_a_seed() -> None:

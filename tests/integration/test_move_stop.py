@@ -9,9 +9,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hubflow.core.clock import iso_z
 from hubflow.core.events import events_table
+from hubflow.core.geo import LatLng
 from hubflow.core.settings import Settings
 from hubflow.delivery.dispatch import DispatchConfig, run_epoch
+from hubflow.delivery.eta import route_spec
+from hubflow.delivery.store import route_stops_table, routes_table
+from hubflow.delivery.travel import GreatCircleTravel, TravelProfile
+from hubflow.network.store import hubs_table
 from tests import fleet
 from tests.conftest import Api
 
@@ -182,3 +188,60 @@ def test_a_driver_busy_at_that_time_is_refused(api: Api) -> None:
         )  # fmt: skip
     r = _reassign(api, van["id"], spare)
     assert r.status_code == 409 and r.json()["error"]["code"] == "courier_busy", r.text
+
+
+def _row(api: Api, table: Any, id_: str) -> Any:
+    with api.engine.connect() as conn:
+        return conn.execute(select(table).where(table.c.id == id_)).one()
+
+
+def _round_trip(api: Api, route_id: str, hub: LatLng, profile: TravelProfile) -> int:
+    """Metres from the hub through the route's stops, in order, and back."""
+    st = route_stops_table.c
+    with api.engine.connect() as conn:
+        stops = conn.execute(
+            select(st.lat, st.lng).where(st.route_id == route_id).order_by(st.seq)
+        ).all()
+    points = [hub, *(LatLng(s.lat, s.lng) for s in stops), hub]
+    dist, _ = GreatCircleTravel().matrices(points, profile)
+    return sum(int(dist[i, i + 1]) for i in range(len(points) - 1))
+
+
+def test_moving_a_stop_away_shortens_its_route_and_lengthens_the_other(api: Api) -> None:
+    net, van, car = _routes(api)
+    rows = {r["id"]: dict(_row(api, routes_table, r["id"])._mapping) for r in (van, car)}
+    with api.engine.connect() as conn:
+        hub_row = conn.execute(select(hubs_table).where(hubs_table.c.id == net.hub)).one()
+        profiles = {rid: route_spec(conn, row) for rid, row in rows.items()}
+    hub = LatLng(hub_row.lat, hub_row.lng)
+
+    def profile(route_id: str) -> TravelProfile:
+        s = profiles[route_id]
+        return TravelProfile(s.mode.value, s.speed_kmh, s.circuity, s.straight_line)
+
+    # The planner's distances are the travel model's: hub, stops, hub.
+    before = _row(api, routes_table, van["id"])
+    assert before.distance_m == _round_trip(api, van["id"], hub, profile(van["id"]))
+    first, second = sorted(van["stops"], key=lambda s: s["seq"])
+    kept_before = _row(api, route_stops_table, second["id"])
+    car_before = _row(api, routes_table, car["id"])
+    assert _move(api, van["id"], first["id"], car["id"]).status_code == 200
+
+    # The van now drives hub -> second stop -> hub: shorter, sooner, ending earlier.
+    after = _row(api, routes_table, van["id"])
+    assert after.distance_m == _round_trip(api, van["id"], hub, profile(van["id"]))
+    assert after.distance_m < before.distance_m
+    kept = _row(api, route_stops_table, second["id"])
+    _, dur = GreatCircleTravel().matrices([hub, LatLng(kept.lat, kept.lng)], profile(van["id"]))
+    assert kept.eta < kept_before.eta and kept.planned_arrival == kept.eta
+    # Straight from the hub now (the planner's schedule had no waiting on this short route).
+    assert abs((kept.eta - after.planned_start).total_seconds() - int(dur[0, 1])) <= 60
+    assert after.planned_end < before.planned_end
+    assert after.planned_end - kept.eta == before.planned_end - kept_before.eta
+    ship = fleet.shipment(api, net, second["shipment_id"])
+    assert ship["eta"] == iso_z(kept.eta)
+    # The car drives hub -> its stop -> the moved stop -> hub, and its distance says so.
+    car_after = _row(api, routes_table, car["id"])
+    assert car_after.distance_m == _round_trip(api, car["id"], hub, profile(car["id"]))
+    assert car_after.distance_m >= car_before.distance_m  # the doors lie on one line here
+    assert car_after.planned_end > car_before.planned_end

@@ -80,3 +80,33 @@ def test_dashboard_counts_and_flags_late_orders(api: Api) -> None:
         "/ops/replay.json", params={"from": (api.clock.now() - timedelta(hours=10)).isoformat()}
     ).json()
     assert [e["kind"] for e in replay["events"]][:1] == ["created"]
+
+
+def test_the_dashboard_poll_goes_gzipped_and_still_revalidates(api: Api) -> None:
+    net = fleet.network(api)
+    fleet.vehicle(api, net, "van")
+    for _ in range(6):
+        fleet.order(api, net, packed=False)
+    _login(api, _user(api, WebRole.OPERATOR, "gz@example.com"))
+    plain = api.client.get("/ops/live.json", headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    r = api.client.get("/ops/live.json", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+    assert r.json() == plain.json()  # the same data, decoded
+    assert r.num_bytes_downloaded < plain.num_bytes_downloaded / 3, (
+        r.num_bytes_downloaded, plain.num_bytes_downloaded)  # fmt: skip
+    assert "Accept-Encoding" in r.headers["vary"]
+    # The page's headers survive compression; the ETag is weak (the bytes differ by
+    # encoding) and revalidates whichever encoding the browser got.
+    assert r.headers["content-security-policy"].startswith("default-src 'self'")
+    assert r.headers["etag"].startswith('W/"') and r.headers["etag"] == plain.headers["etag"]
+    again = api.client.get(
+        "/ops/live.json", headers={"Accept-Encoding": "gzip", "If-None-Match": r.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
+    assert "content-encoding" not in again.headers
+    # Pages (they carry the CSRF token) and small answers go as they are.
+    page = api.client.get("/ops", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200 and "content-encoding" not in page.headers
+    small = api.client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers

@@ -89,6 +89,61 @@ def _trip_load(conn: Connection, route_id: str, trip: int) -> Load:
     return Load(int(row[0]), int(row[1]), int(row[2]))
 
 
+class _Leg:
+    """Going from ``a`` to ``b`` by way of the stop ``via``, by the travel model: the two
+    legs' durations, and the extra metres and seconds (with the stop's service) that the
+    stop costs over going from ``a`` to ``b`` straight."""
+
+    def __init__(self, spec: VehicleTypeSpec, a: LatLng, via: LatLng, b: LatLng) -> None:
+        profile = TravelProfile(spec.mode.value, spec.speed_kmh, spec.circuity, spec.straight_line)
+        dist, dur = GreatCircleTravel().matrices([a, via, b], profile)
+        self.to_stop_s, self.from_stop_s = int(dur[0, 1]), int(dur[1, 2])
+        self.detour_m = max(0, int(dist[0, 1] + dist[1, 2] - dist[0, 2]))
+        self.detour_s = max(0, int(dur[0, 1] + SERVICE_S + dur[1, 2] - dur[0, 2]))
+
+
+def _shorten_source(
+    conn: Connection, route: dict[str, Any], stop: dict[str, Any], home: LatLng
+) -> None:
+    """The route loses ``stop``: it drives the detour's metres less, the stops after it on
+    its trip come that much sooner, and so does the route's end when that trip is its last.
+    Later trips keep their times: they leave when the vehicle is reloaded, which may be
+    waiting for parcels still being packed."""
+    st, s = route_stops_table.c, shipments_table.c
+    trip = (
+        select(st.id, st.seq, st.lat, st.lng, st.shipment_id, st.eta, st.planned_arrival)
+        .where(st.route_id == route["id"], st.trip == stop["trip"], st.id != stop["id"],
+               st.status == StopStatus.PLANNED.value)
+        .order_by(st.seq)
+    )  # fmt: skip
+    rows = conn.execute(trip).all()
+    before = [x for x in rows if x.seq < stop["seq"]]
+    after = [x for x in rows if x.seq > stop["seq"]]
+    a = LatLng(before[-1].lat, before[-1].lng) if before else home
+    b = LatLng(after[0].lat, after[0].lng) if after else home
+    leg = _Leg(route_spec(conn, route), a, LatLng(stop["lat"], stop["lng"]), b)
+    sooner = timedelta(seconds=leg.detour_s)
+    for x in after:
+        conn.execute(
+            update(route_stops_table)
+            .where(st.id == x.id)
+            .values(eta=x.eta - sooner, planned_arrival=x.planned_arrival - sooner)
+        )
+        conn.execute(
+            update(shipments_table).where(s.id == x.shipment_id).values(eta=x.eta - sooner)
+        )
+    last_trip = conn.execute(
+        select(func.max(st.trip)).where(
+            st.route_id == route["id"], st.id != stop["id"], st.status == StopStatus.PLANNED.value
+        )
+    ).scalar()
+    # The route was taken by its version (``_take``): what was read is what is there.
+    values: dict[str, Any] = {"distance_m": max(0, route["distance_m"] - leg.detour_m)}
+    if last_trip is not None and last_trip <= stop["trip"]:
+        values["planned_end"] = max(route["planned_start"], route["planned_end"] - sooner)
+    conn.execute(update(routes_table).where(routes_table.c.id == route["id"]).values(**values))
+
+
 def move_stop(
     uow: UnitOfWork, route_id: str, stop_id: str, to_route_id: str, now: datetime
 ) -> dict[str, Any]:
@@ -144,23 +199,25 @@ def move_stop(
             "the other route cannot take this stop", code="move_infeasible", details=problems
         )
     # The new ETA: after the route's last stop (or its start), by the travel model.
-    frm = LatLng(last.lat, last.lng) if last is not None else LatLng(hub.lat, hub.lng)
-    profile = TravelProfile(spec.mode.value, spec.speed_kmh, spec.circuity, spec.straight_line)
     home = LatLng(hub.lat, hub.lng)
-    _, duration = GreatCircleTravel().matrices([frm, door, home], profile)
+    frm = LatLng(last.lat, last.lng) if last is not None else home
+    leg = _Leg(spec, frm, door, home)
     start = last.eta + timedelta(seconds=SERVICE_S) if last is not None else dst["planned_start"]
-    eta = start + timedelta(seconds=int(duration[0, 1]))
+    eta = start + timedelta(seconds=leg.to_stop_s)
+    _shorten_source(conn, src, dict(stop._mapping), home)
     conn.execute(
         update(route_stops_table)
         .where(st.id == stop_id, st.route_id == route_id, st.status == StopStatus.PLANNED.value)
         .values(route_id=to_route_id, seq=(last.seq + 1) if last else 1, trip=trip,
                 planned_arrival=eta, eta=eta)
     )  # fmt: skip
-    back = eta + timedelta(seconds=SERVICE_S + int(duration[1, 2]))
-    if back > dst["planned_end"]:  # the route now ends later
-        conn.execute(
-            update(routes_table).where(routes_table.c.id == to_route_id).values(planned_end=back)
-        )
+    back = eta + timedelta(seconds=SERVICE_S + leg.from_stop_s)
+    conn.execute(
+        update(routes_table)
+        .where(routes_table.c.id == to_route_id)
+        .values(planned_end=max(back, dst["planned_end"]),  # the route now ends later
+                distance_m=dst["distance_m"] + leg.detour_m)
+    )  # fmt: skip
     s = shipments_table.c
     res = conn.execute(
         update(shipments_table)

@@ -37,12 +37,14 @@ from hubflow.returns.store import (
 __all__ = [
     "Disposition",
     "ReturnPolicy",
+    "Returnable",
     "create_return",
     "drop_off",
     "get_return",
     "inspect",
     "policy_for",
     "receive_collected",
+    "returnable",
     "set_policy",
 ]
 
@@ -102,6 +104,55 @@ def _member_days(conn: Connection, merchant_id: str, customer: Any, now: datetim
     return 0 if m is None else m.benefits.extra_return_days
 
 
+@dataclass(frozen=True)
+class Returnable:
+    """What of a delivered order can still come back, and until when."""
+
+    window_days: int
+    delivered_at: datetime
+    closes_at: datetime
+    units: dict[str, int]  # product id -> units bought and not yet returned
+
+
+def returnable(
+    conn: Connection, merchant_id: str, order_id: str, now: datetime, *, lock: bool = False
+) -> Returnable:
+    """The order's returnable units and its return window (the merchant's policy plus a
+    member's extra days). Refused when the order is not delivered or the window has
+    closed. ``lock`` takes the order's row first, so two returns of one order are decided
+    one after the other (no check-then-act on what is left)."""
+    o = orders_table.c
+    q = select(o.status, o.customer).where(o.id == order_id, o.merchant_id == merchant_id)
+    order = conn.execute(q.with_for_update() if lock else q).first()
+    if order is None:
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    delivered_at = _delivered_at(conn, order_id)
+    if order.status != "delivered" or delivered_at is None:
+        raise Conflict("only delivered orders can be returned", code="not_delivered")
+    policy = policy_for(conn, merchant_id)
+    window_days = policy.window_days + _member_days(conn, merchant_id, order.customer, now)
+    closes_at = delivered_at + timedelta(days=window_days)
+    if now > closes_at:
+        raise Conflict(
+            "the return window has closed",
+            code="return_window_closed",
+            details={"window_days": window_days, "delivered_at": iso_z(delivered_at)},
+        )
+    ol, rl, r = order_lines_table.c, return_lines_table.c, returns_table.c
+    units: dict[str, int] = {}
+    for x in conn.execute(
+        select(ol.product_id, ol.quantity).where(ol.order_id == order_id).order_by(ol.line_no)
+    ):
+        units[x.product_id] = units.get(x.product_id, 0) + x.quantity
+    for x in conn.execute(
+        select(rl.product_id, rl.quantity)
+        .join(returns_table, r.id == rl.return_id)
+        .where(r.order_id == order_id)
+    ):
+        units[x.product_id] = units.get(x.product_id, 0) - x.quantity
+    return Returnable(window_days, delivered_at, closes_at, units)
+
+
 def create_return(
     uow: UnitOfWork,
     merchant_id: str,
@@ -112,46 +163,16 @@ def create_return(
     now: datetime,
 ) -> dict[str, Any]:
     conn = uow.conn
-    policy = policy_for(conn, merchant_id)
-    o = orders_table.c
-    order = conn.execute(
-        select(o.status, o.customer).where(o.id == order_id, o.merchant_id == merchant_id)
-    ).first()
-    if order is None:
-        raise NotFound(f"order {order_id} not found", code="order_not_found")
-    delivered_at = _delivered_at(conn, order_id)
-    if order.status != "delivered" or delivered_at is None:
-        raise Conflict("only delivered orders can be returned", code="not_delivered")
-    window_days = policy.window_days + _member_days(conn, merchant_id, order.customer, now)
-    if now > delivered_at + timedelta(days=window_days):
-        raise Conflict(
-            "the return window has closed",
-            code="return_window_closed",
-            details={"window_days": window_days, "delivered_at": iso_z(delivered_at)},
-        )
-    ol, rl, r = order_lines_table.c, return_lines_table.c, returns_table.c
-    bought: dict[str, int] = {}
-    for x in conn.execute(select(ol.product_id, ol.quantity).where(ol.order_id == order_id)):
-        bought[x.product_id] = bought.get(x.product_id, 0) + x.quantity
-    returned: dict[str, int] = {}
-    for x in conn.execute(
-        select(rl.product_id, rl.quantity)
-        .join(returns_table, r.id == rl.return_id)
-        .where(r.order_id == order_id)
-    ):
-        returned[x.product_id] = returned.get(x.product_id, 0) + x.quantity
+    left = returnable(conn, merchant_id, order_id, now, lock=True).units
     wanted: dict[str, int] = {}
     for product_id, qty in lines:
         wanted[product_id] = wanted.get(product_id, 0) + qty
     for product_id, qty in wanted.items():
-        if qty > bought.get(product_id, 0) - returned.get(product_id, 0):
+        if qty > left.get(product_id, 0):
             raise Conflict(
                 "these lines were not delivered (or are already returned)",
                 code="line_not_delivered",
-                details={
-                    "product_id": product_id,
-                    "returnable": bought.get(product_id, 0) - returned.get(product_id, 0),
-                },
+                details={"product_id": product_id, "returnable": left.get(product_id, 0)},
             )
     products = products_by_id(conn, merchant_id, list(wanted))
     return_id, token = new_id("ret"), secrets.token_urlsafe(18)

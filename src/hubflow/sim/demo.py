@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import secrets
 import threading
 import time
 from collections import Counter
@@ -498,6 +499,42 @@ def _operator_key(db_url: str) -> str:
     return key.secret
 
 
+DEMO_LOGINS = (("ops@example.com", "operator"), ("shop@example.com", "merchant"))
+
+
+def _logins(db_url: str, merchant_id: str, password: str) -> None:
+    """The demo's two logins for the pages: an operator, and the first merchant's staff."""
+    from hubflow.core.db import UnitOfWork, make_engine
+    from hubflow.web.accounts import create_user
+    from hubflow.web.model import WebRole
+
+    engine = make_engine(db_url)
+    try:
+        with UnitOfWork(engine) as uow:
+            for email, role in DEMO_LOGINS:
+                create_user(
+                    uow, email=email, name=email.split("@")[0].title(), password=password,
+                    role=WebRole(role), now=datetime.now(UTC),
+                    merchant_id=merchant_id if role == "merchant" else None,
+                )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def _logins_summary(
+    console: Console, base_url: str, password: str, merchant: str, twin: bool
+) -> None:
+    # Plain lines, not a table: a URL folded over two lines can no longer be clicked.
+    lines = [
+        f"\n[bold]Log in to the pages[/] at {base_url}/login with the password {password}",
+        f"  operator  {DEMO_LOGINS[0][0]}  → {base_url}/ops",
+        f"  merchant  {DEMO_LOGINS[1][0]} ({merchant})  → {base_url}/merchant",
+    ]
+    if twin:
+        lines.append(f"  the twin's day, replayed on the map  → {base_url}/ops/replay?source=twin")
+    console.print("\n".join(lines), soft_wrap=True)
+
+
 # --------------------------------------------------------------------------
 # The run.
 # --------------------------------------------------------------------------
@@ -653,13 +690,16 @@ def run_demo(
     serve: bool = True,
     twin_dir: str | None = None,
     twin_sets: tuple[str, ...] = TWIN_DEMO_SETS,
+    password: str | None = None,
 ) -> int:
     """Build the demo metro, place ``n_orders`` orders over HTTP, print a summary.
 
     With ``twin_dir``, first runs a short default day of the digital twin into that
     folder (its own database), prints its headline KPIs, and serves its report at
     ``/twin/report`` and its KPIs at ``/twin/results``. Returns 0 when every call behaved
-    as expected, 1 otherwise. With ``serve``, keeps the API up until Ctrl-C.
+    as expected, 1 otherwise. With ``serve``, keeps the API up until Ctrl-C. It creates
+    an operator's and a merchant's login for the pages, with ``password`` (random when
+    not given), and prints them.
     """
     console = Console()
     started = time.perf_counter()
@@ -707,6 +747,9 @@ def run_demo(
                 )
                 _wait_webhooks(receiver, expected_webhooks, progress, timeout_s=60)
                 last_mile = _last_mile(api, operator_key, built, metro, seed, accepted, progress)
+            first = next(iter(built.merchants.values()))
+            password = password or secrets.token_urlsafe(12)
+            _logins(db_url, str(first["id"]), password)
             ok = _summary(
                 console,
                 metro,
@@ -725,6 +768,7 @@ def run_demo(
                 console.print(
                     f"Twin day: report at {base_url}/twin/report, KPIs at {base_url}/twin/results"
                 )
+            _logins_summary(console, base_url, password, str(first["name"]), twin_path is not None)
             if serve:
                 console.print(
                     f"\n[bold green]Serving[/] on {base_url} (docs at {base_url}/docs); "

@@ -8,10 +8,11 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from hubflow.catalog.store import merchants_table
 from hubflow.core.clock import iso_z
+from hubflow.core.geo import LatLng
 from hubflow.delivery.dispatch import DispatchConfig
 from hubflow.delivery.fleet_service import courier_json
 from hubflow.delivery.snapshot import delivery_window
@@ -26,9 +27,9 @@ from hubflow.delivery.store import (
 from hubflow.fulfillment.store import pick_tasks_table, waves_table
 from hubflow.network.store import hubs_table
 from hubflow.orders.store import orders_table, shipments_table
-from hubflow.web.ops_model import DONE, hourly, late_risk, on_time_rate
+from hubflow.web.ops_model import DONE, Visit, hourly, late_risk, on_time_rate, vehicle_track
 
-__all__ = ["hub_waves", "list_hubs", "live_network", "replay_events"]
+__all__ = ["hub_waves", "list_hubs", "live_network", "replay_events", "replay_routes"]
 
 ACTIVE_ROUTES = ("planned", "offered", "accepted", "started")
 
@@ -211,3 +212,47 @@ def replay_events(
          "location": {"lat": lat, "lng": lng}, "hub_id": hub}
         for at, sid, kind, lat, lng, hub in events[:limit]
     ]  # fmt: skip
+
+
+def replay_routes(
+    conn: Connection, start: datetime, end: datetime, limit: int = 2_000
+) -> list[dict[str, Any]]:
+    """The routes driven between ``start`` and ``end``: each with its stops (where and
+    when they were reached) and its vehicle's track (see ``vehicle_track``)."""
+    r, st, v, c, h = (
+        routes_table.c, route_stops_table.c, vehicles_table.c, couriers_table.c, hubs_table.c
+    )  # fmt: skip
+    routes = conn.execute(
+        select(r.id, r.mode, r.hub_id, r.started_at, r.completed_at, r.distance_m,
+               v.name.label("vehicle"), c.name.label("courier"), h.lat, h.lng)
+        .join(hubs_table, h.id == r.hub_id)
+        .outerjoin(vehicles_table, v.id == r.vehicle_id)
+        .outerjoin(couriers_table, c.id == r.courier_id)
+        .where(r.started_at.is_not(None), r.started_at <= end,
+               or_(r.completed_at.is_(None), r.completed_at >= start))
+        .order_by(r.started_at, r.id)
+        .limit(limit)
+    ).all()  # fmt: skip
+    visits: dict[str, list[Visit]] = defaultdict(list)
+    status: dict[str, list[str]] = defaultdict(list)
+    for chunk in (routes[i : i + 500] for i in range(0, len(routes), 500)):
+        for s in conn.execute(
+            select(st.route_id, st.trip, st.lat, st.lng, st.arrived_at, st.done_at, st.status)
+            .where(st.route_id.in_([x.id for x in chunk]), st.arrived_at.is_not(None))
+            .order_by(st.route_id, st.arrived_at)
+        ):
+            visits[s.route_id].append(Visit(s.trip, LatLng(s.lat, s.lng), s.arrived_at, s.done_at))
+            status[s.route_id].append(s.status)
+    out = []
+    for x in routes:
+        track = vehicle_track(LatLng(x.lat, x.lng), x.started_at, x.completed_at, visits[x.id])
+        out.append(
+            {"id": x.id, "mode": x.mode, "hub_id": x.hub_id,
+             "label": x.vehicle or x.courier or x.mode, "distance_m": x.distance_m,
+             "started_at": iso_z(x.started_at), "completed_at": iso_z(x.completed_at),
+             "stops": [{"location": {"lat": vi.at.lat, "lng": vi.at.lng},
+                        "at": iso_z(vi.arrived_at), "status": stt}
+                       for vi, stt in zip(visits[x.id], status[x.id], strict=True)],
+             "track": [[iso_z(t), p.lat, p.lng] for t, p in track]}
+        )  # fmt: skip
+    return out

@@ -1,12 +1,16 @@
-"""What the operator's dashboard computes (pure): late-risk flags and KPI figures."""
+"""What the operator's pages compute (pure): late-risk flags, KPI figures, and where a
+vehicle was over a replayed day."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-__all__ = ["Risk", "hourly", "late_risk", "on_time_rate"]
+from hubflow.core.geo import LatLng, haversine_km
+
+__all__ = ["Risk", "Visit", "hourly", "late_risk", "on_time_rate", "vehicle_track"]
 
 AT_RISK_MARGIN = timedelta(minutes=30)
 DONE = frozenset({"delivered", "cancelled", "returned_to_hub", "in_locker", "awaiting_pickup"})
@@ -46,3 +50,46 @@ def hourly(times: Iterable[datetime], now: datetime, hours: int = 12) -> list[in
         if 0 <= age < hours:
             counts[hours - 1 - age] += 1
     return counts
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A stop a route reached: where, on which trip, when it arrived and left."""
+
+    trip: int
+    at: LatLng
+    arrived_at: datetime
+    done_at: datetime | None
+
+
+Waypoint = tuple[datetime, LatLng]
+
+
+def vehicle_track(
+    hub: LatLng, started_at: datetime, completed_at: datetime | None, visits: Sequence[Visit]
+) -> list[Waypoint]:
+    """Where a route's vehicle was, as waypoints to interpolate between: it leaves the hub
+    when the route starts, waits at each stop from arrival until the parcel is done, goes
+    back to the hub between trips (at the time the two legs' lengths suggest: the data
+    records no reload time) and ends at the hub when the route is completed. Times never
+    go back, whatever the records say."""
+    track: list[Waypoint] = [(started_at, hub)]
+
+    def add(at: datetime, where: LatLng) -> None:
+        track.append((max(at, track[-1][0]), where))
+
+    ordered = sorted(visits, key=lambda x: x.arrived_at)
+    trip = ordered[0].trip if ordered else 0
+    for v in ordered:
+        if v.trip != trip:
+            t0, here = track[-1]
+            out, back = haversine_km(here, hub), haversine_km(hub, v.at)
+            share = out / (out + back) if out + back > 0 else 0.5
+            add(t0 + (max(v.arrived_at, t0) - t0) * share, hub)
+            trip = v.trip
+        add(v.arrived_at, v.at)
+        if v.done_at is not None and v.done_at > v.arrived_at:
+            add(v.done_at, v.at)
+    if completed_at is not None:
+        add(completed_at, hub)
+    return track

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubflow.core.errors import InvalidInput
+from hubflow.core.geo import LatLng
 from hubflow.delivery.fleet import Mode, spec_for
 from hubflow.delivery.replan import Load, move_violations
 from hubflow.web.model import (
@@ -18,7 +19,7 @@ from hubflow.web.model import (
     safe_next,
     verify_password,
 )
-from hubflow.web.ops_model import Risk, hourly, late_risk, on_time_rate
+from hubflow.web.ops_model import Risk, Visit, hourly, late_risk, on_time_rate, vehicle_track
 
 T = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -108,3 +109,24 @@ def test_a_move_must_fit_the_vehicle() -> None:
     heavy = Load(1, 5_000, 1000)
     kinds = {v.split(":")[0] for v in move_violations(drone, empty, heavy, 50.0)}
     assert kinds >= {"parcel", "radius"}
+
+
+def test_a_vehicle_track_goes_out_waits_at_doors_reloads_and_comes_back() -> None:
+    t0 = datetime(2026, 11, 24, 16, tzinfo=UTC)
+    hub, a, b = LatLng(47.60, -122.33), LatLng(47.62, -122.33), LatLng(47.58, -122.33)
+    m = timedelta(minutes=1)
+    visits = [
+        Visit(2, b, t0 + 40 * m, t0 + 42 * m),  # given out of order: sorted by arrival
+        Visit(1, a, t0 + 10 * m, t0 + 12 * m),
+    ]
+    track = vehicle_track(hub, t0, t0 + 60 * m, visits)
+    assert [w for _, w in track] == [hub, a, a, hub, b, b, hub]
+    times = [t for t, _ in track]
+    assert times == sorted(times) and times[0] == t0 and times[-1] == t0 + 60 * m
+    # Back at the hub between the trips, halfway (a and b are as far from the hub).
+    assert abs((times[3] - (t0 + 26 * m)).total_seconds()) < 5
+    # Not completed, no stop reached: the vehicle is only seen leaving.
+    assert vehicle_track(hub, t0, None, []) == [(t0, hub)]
+    # A record out of order never makes time run backwards.
+    odd = vehicle_track(hub, t0, t0 - m, [Visit(1, a, t0 - 5 * m, None)])
+    assert [t for t, _ in odd] == [t0, t0, t0]

@@ -72,5 +72,30 @@ const hf = (() => {
     tick();
   }
 
+  // Tables stack into one block per row on a phone (hubflow.css): each cell carries its
+  // column's name in data-label, kept up to date as scripts replace rows. The roles are
+  // set explicitly because a table shown as blocks loses them in some browsers.
+  function labelCells(table) {
+    const head = table.tHead ? [...table.tHead.rows[0].cells].map((th) => th.textContent.trim()) : [];
+    table.setAttribute("role", "table");
+    for (const group of [table.tHead, ...table.tBodies]) if (group) group.setAttribute("role", "rowgroup");
+    for (const th of table.querySelectorAll("th")) th.setAttribute("role", "columnheader");
+    for (const row of table.tBodies[0] ? table.tBodies[0].rows : []) {
+      row.setAttribute("role", "row");
+      let col = 0;
+      for (const cell of row.cells) {
+        cell.setAttribute("role", "cell");
+        if (cell.colSpan === 1 && head[col]) cell.dataset.label = head[col];
+        col += cell.colSpan;
+      }
+    }
+    if (table.tHead) table.tHead.rows[0].setAttribute("role", "row");
+  }
+
+  for (const table of document.querySelectorAll(".table-wrap table")) {
+    labelCells(table);
+    new MutationObserver(() => labelCells(table)).observe(table, { childList: true, subtree: true });
+  }
+
   return { call, announce, time, el, poll, csrf };
 })();
