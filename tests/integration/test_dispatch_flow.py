@@ -183,8 +183,11 @@ def test_route_under_way_keeps_its_parcels_when_replanned(api: Api) -> None:
     api.client.post(f"/v1/couriers/{cid}/location", json={"lat": 47.55, "lng": -122.3}, headers=h)
     later = fleet.order(api, net, lat=47.58, lng=-122.31)
     # Taking it means driving back to reload: two moves at once for the search, which
-    # needs more than the tests' usual budget of 0.2 s to find them.
-    cfg = DispatchConfig.from_settings(Settings(dispatch_time_limit_s=1.0))
+    # finds them only after some 10^5 iterations (a few seconds). Counted in iterations,
+    # not seconds, so a busy machine cannot cut the search short.
+    cfg = DispatchConfig.from_settings(
+        Settings(dispatch_time_limit_s=60.0, dispatch_max_iterations=160_000)
+    )
     run = run_epoch(api.engine, "default", api.clock.now(), cfg).as_json()
     assert run["routes"] == 0 and run["violations"] == [], run  # the new parcel rides next
     after = api.client.get(f"/v1/routes/{route['id']}", headers=h).json()
