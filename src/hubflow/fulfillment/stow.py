@@ -61,8 +61,10 @@ def _distance(dock: tuple[int, int], room: BinRoom) -> int:
 
 
 def _nearest_dock(rooms: Sequence[BinRoom], goods: Goods, dock: tuple[int, int]) -> BinRoom | None:
-    fitting = [r for r in rooms if units_that_fit(r, goods) >= goods.quantity]
-    return min(fitting, key=lambda r: (_distance(dock, r), r.id), default=None)
+    # Nearest first, then the first that fits: most calls stop after a few bins instead of
+    # sizing up every bin of the hub.
+    by_walk = sorted(rooms, key=lambda r: (_distance(dock, r), r.id))
+    return next((r for r in by_walk if units_that_fit(r, goods) >= goods.quantity), None)
 
 
 def _spread(rooms: Sequence[BinRoom], goods: Goods, dock: tuple[int, int]) -> BinRoom | None:
