@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from hubflow.api.app import create_app
 from hubflow.core.db import UnitOfWork
-from hubflow.fulfillment.store import asns_table, cartons_table, pick_tasks_table, waves_table
 from hubflow.core.settings import Settings
+from hubflow.fulfillment.store import asns_table, cartons_table, pick_tasks_table, waves_table
 from hubflow.sim.run import fresh_database, run_on, simulate
 from hubflow.sim.scenario import Scenario
 from tests.twin_scenarios import tiny
