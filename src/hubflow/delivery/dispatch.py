@@ -236,16 +236,6 @@ def _must_go(snap: Snapshot, p: Parcel, cfg: DispatchConfig) -> bool:
     return leave_next + drive > p.window[1]
 
 
-def _later(snap: Snapshot, p: Parcel, reason: str) -> bool:
-    """Could the own fleet take this parcel at a later epoch? When it is full now, and when
-    every vehicle of the parcel's hub is out on a route (they come back). The twin found
-    the second: express parcels went down the cascade to the carrier's evening collection
-    while the hub's vans were ten minutes out."""
-    if reason == "fleet_full":
-        return True
-    return reason == "no_vehicle_at_hub" and any(u.free.hub_id == p.hub_id for u in snap.under_way)
-
-
 def _greedy(
     snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
 ) -> set[str]:
@@ -574,9 +564,7 @@ def run_epoch(
     # Own fleet first. What it cannot take in time goes down the cascade; what it could
     # take later waits for the next epoch.
     cascade = [
-        p
-        for p in go
-        if p.id in left and (not _later(snap, p, left[p.id]) or _must_go(snap, p, cfg))
+        p for p in go if p.id in left and (left[p.id] != "fleet_full" or _must_go(snap, p, cfg))
     ]
     gig = _gig_plan(snap, cascade, cfg, travel)
     gig_left = {u.job_id for u in gig[1].unassigned} if gig else {p.id for p in cascade}
