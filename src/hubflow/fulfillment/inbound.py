@@ -18,7 +18,14 @@ from hubflow.core.events import Event, record
 from hubflow.core.ids import new_id
 from hubflow.core.upsert import insert_on_conflict
 from hubflow.fulfillment.store import asn_lines_table, asns_table, bin_stock_table, bins_table
-from hubflow.fulfillment.stow import BinRoom, Goods, choose_bin, units_that_fit
+from hubflow.fulfillment.stow import (
+    BinRoom,
+    Goods,
+    choose_bin,
+    choose_in_walk_order,
+    units_that_fit,
+    walk_order,
+)
 from hubflow.inventory import service as inventory
 from hubflow.network.store import get_hub
 
@@ -28,6 +35,7 @@ __all__ = [
     "get_asn",
     "put_away",
     "receive_scan",
+    "receive_scans",
     "stow",
     "stow_all",
     "suggest_bin",
@@ -139,21 +147,30 @@ def receive_scan(
 ) -> dict[str, Any]:
     """Units scanned at the dock against the notice; a product the notice does not list
     is refused (it goes to problem solving, not to stock)."""
+    return receive_scans(uow, asn_id, [(product_id, quantity, damaged)], now)
+
+
+def receive_scans(
+    uow: UnitOfWork, asn_id: str, scans: list[tuple[str, int, bool]], now: datetime
+) -> dict[str, Any]:
+    """:func:`receive_scan` for a list of (product id, units, damaged): a whole truck
+    unloaded, answered once."""
     conn = uow.conn
     row = _open_asn(conn, asn_id)
     l_ = asn_lines_table.c
-    column = l_.damaged if damaged else l_.received
-    res = conn.execute(
-        update(asn_lines_table)
-        .where(l_.asn_id == asn_id, l_.product_id == product_id)
-        .values({column.name: column + quantity})
-    )
-    if res.rowcount != 1:
-        raise Conflict(
-            "this product is not on the notice",
-            code="product_not_on_asn",
-            details={"product_id": product_id},
+    for product_id, quantity, damaged in scans:
+        column = l_.damaged if damaged else l_.received
+        res = conn.execute(
+            update(asn_lines_table)
+            .where(l_.asn_id == asn_id, l_.product_id == product_id)
+            .values({column.name: column + quantity})
         )
+        if res.rowcount != 1:
+            raise Conflict(
+                "this product is not on the notice",
+                code="product_not_on_asn",
+                details={"product_id": product_id},
+            )
     if row.status == "expected":
         conn.execute(update(asns_table).where(asns_table.c.id == asn_id).values(status="receiving"))
     return get_asn(conn, None, asn_id)
@@ -354,8 +371,8 @@ def put_away(
         )
     ):
         held.setdefault(h.product_id, set()).add(h.bin_id)
+    rooms = walk_order(rooms, _dock(conn, hub_id))  # sorted once for every product
     at = {r.id: i for i, r in enumerate(rooms)}
-    dock = _dock(conn, hub_id)
     placed: list[dict[str, Any]] = []
     left: dict[str, int] = {}
     for product_id, qty in wanted:
@@ -365,11 +382,11 @@ def put_away(
         mine = held.setdefault(product_id, set())
         while qty > 0:
             view = [replace(r, holds_product=True) if r.id in mine else r for r in rooms]
-            room = choose_bin(view, Goods(p.dims_mm, p.weight_g, qty), dock, policy)
+            room = choose_in_walk_order(view, Goods(p.dims_mm, p.weight_g, qty), policy)
             n = qty
             if room is None:  # no bin takes them all: fill the policy's bin for one unit
                 one = Goods(p.dims_mm, p.weight_g, 1)
-                room = choose_bin(view, one, dock, policy)
+                room = choose_in_walk_order(view, one, policy)
                 if room is None:
                     left[product_id] = qty
                     break

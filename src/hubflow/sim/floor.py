@@ -98,8 +98,7 @@ def receive_notice(
 ) -> str:
     """A notice for ``lines`` and every unit scanned in at the dock against it."""
     asn = inbound.create_asn(uow, merchant_id, hub_id, lines, now, reference=reference)
-    for product_id, qty in sorted(lines):
-        inbound.receive_scan(uow, asn["id"], product_id, qty, False, now)
+    inbound.receive_scans(uow, asn["id"], [(p, q, False) for p, q in sorted(lines)], now)
     return str(asn["id"])
 
 
