@@ -204,7 +204,8 @@ def _goods(conn: Connection, merchant_id: str, product_id: str, quantity: int) -
 
 
 def _dock(conn: Connection, hub_id: str) -> tuple[int, int]:
-    from hubflow.fulfillment.layout import Layout
+    """Where goods come in: where carts start, the depot (read off the layout document;
+    building the whole layout for it cost more than the stow)."""
     from hubflow.fulfillment.store import layouts_table
 
     doc = conn.execute(
@@ -212,8 +213,8 @@ def _dock(conn: Connection, hub_id: str) -> tuple[int, int]:
     ).scalar()
     if doc is None:
         return 0, 0
-    depot = Layout.from_json(doc).depot  # goods come in where carts start
-    return depot.x_mm, depot.y_mm
+    aisle = doc["aisles"][doc.get("depot_aisle", 0)]
+    return int(aisle["x_mm"]), int(doc["cross_aisles"][0]["y_mm"])
 
 
 def suggest_bin(

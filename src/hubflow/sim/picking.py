@@ -33,7 +33,7 @@ __all__ = ["PACK_WORK", "Picking"]
 
 # The cartonizer's search budget in steps, instead of its wall-clock limit: the same parcel
 # gets the same cartons on any machine, so runs repeat exactly.
-PACK_WORK = 2_000
+PACK_WORK = 500
 # A wave takes what is due packed within this much of now.
 LOOKAHEAD = timedelta(hours=2)
 
