@@ -286,3 +286,50 @@ def test_unfillable_short_pick_moves_the_order_to_another_hub(api: Api) -> None:
     assert held[(store, "active")] == 2
     # The empty bin's two units left the count once the order stopped holding them.
     assert _stock(api, h, h["tea"]) == 0
+
+
+def test_put_away_list_stows_a_whole_notice_across_bins(api: Api) -> None:
+    h = _hub(api)
+    # 450 jars of 1.5 litres fill more than the largest bin (720 litres, 85 % usable).
+    asn = api.client.post(
+        "/v1/asns",
+        headers=h["mh"],
+        json={
+            "hub_id": h["hub"],
+            "lines": [
+                {"product_id": h["jar"], "quantity": 450},
+                {"product_id": h["tea"], "quantity": 12},
+            ],
+        },
+    ).json()
+    for product, qty in ((h["jar"], 450), (h["tea"], 5)):
+        r = api.client.post(
+            f"/v1/asns/{asn['id']}/receipts",
+            headers=api.op,
+            json={"product_id": product, "quantity": qty},
+        )
+        assert r.status_code == 200, r.text
+    key = {**api.op, "Idempotency-Key": "put-away-1"}
+    r = api.client.post(f"/v1/asns/{asn['id']}/put-away", headers=key, json={})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["left_at_dock"] == {}
+    stowed: dict[str, int] = {}
+    for x in out["stows"]:
+        stowed[x["product_id"]] = stowed.get(x["product_id"], 0) + x["quantity"]
+    assert stowed == {h["jar"]: 450, h["tea"]: 5}  # only what was scanned in
+    assert len({x["bin_code"] for x in out["stows"] if x["product_id"] == h["jar"]}) > 1
+    assert _stock(api, h, h["jar"]) == 450 and _stock(api, h, h["tea"]) == 5
+    again = api.client.post(f"/v1/asns/{asn['id']}/put-away", headers=key, json={})
+    assert again.json() == out and _stock(api, h, h["jar"]) == 450
+    # Nothing is left at the dock now; the bins say where everything went.
+    r = api.client.post(f"/v1/asns/{asn['id']}/put-away", headers=api.op, json={})
+    assert r.status_code == 200 and r.json()["stows"] == []
+    bins = api.client.get(
+        f"/v1/hubs/{h['hub']}/bins", params={"product_id": h["jar"]}, headers=api.op
+    ).json()
+    assert sum(c["quantity"] for b in bins["data"] for c in b["contents"]) == 450
+    bad = api.client.post(
+        f"/v1/asns/{asn['id']}/put-away", headers=api.op, json={"policy": "anywhere"}
+    )
+    assert bad.status_code == 422

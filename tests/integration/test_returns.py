@@ -289,3 +289,29 @@ def test_a_return_dropped_off_while_the_courier_is_on_the_way_is_not_tried_again
     assert r.status_code == 200, r.text
     r = api.client.post(f"/v1/routes/{route}/complete", headers=h)
     assert r.json()["failed_parcels"][0]["next"] == "pickup_cancelled"
+
+
+def test_a_restocked_return_goes_back_into_a_bin(api: Api) -> None:
+    d = _delivered(api)
+    hub = d["net"].hub
+    layout = {"generate": {"aisles": 2, "bins_per_side": 3, "levels": 2}}
+    r = api.client.put(f"/v1/hubs/{hub}/layout", headers=api.op, json=layout)
+    assert r.status_code == 200, r.text
+    ret = _return(api, d).json()
+    token = ret["qr"].split(":", 1)[1]
+    r = api.client.post(
+        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": hub}
+    )
+    assert r.status_code == 200, r.text
+    r = api.client.post(
+        f"/v1/returns/{ret['id']}/inspection",
+        headers=api.op,
+        json={"lines": [{"product_id": d["product"], "disposition": "restock"}]},
+    )
+    assert r.status_code == 200, r.text
+    bins = api.client.get(
+        f"/v1/hubs/{hub}/bins", params={"product_id": d["product"]}, headers=api.op
+    ).json()["data"]
+    # Available to promise and where a wave can find it: in a bin.
+    assert sum(c["quantity"] for b in bins for c in b["contents"]) == 1
+    assert _stock(api, d)["available"] == 9

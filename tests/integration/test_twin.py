@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from hubflow.api.app import create_app
+from hubflow.core.db import UnitOfWork
 from hubflow.core.settings import Settings
+from hubflow.fulfillment.store import asns_table, cartons_table, pick_tasks_table, waves_table
 from hubflow.sim.run import fresh_database, run_on, simulate
 from hubflow.sim.scenario import Scenario
 from tests.twin_scenarios import tiny
@@ -57,6 +59,22 @@ def test_a_tiny_day_conserves_orders_stock_and_money(engine: Engine) -> None:
     assert sum(m["parcels"] for m in day["modes"].values()) > 0
     assert day["km_total"] > 0 and day["kg_co2e"] > 0
     assert day["hub_work"]["units_received"] > 0  # the dark store's 11:00 truck
+    # Picking went through the hubs' real waves, carts, scans and cartons.
+    hw = day["hub_work"]
+    assert hw["waves"] > 0 and hw["carts"] > 0 and hw["lines_picked"] >= hw["carts"]
+    assert hw["parcels_packed"] > 0 and hw["picks_per_hour"] > 0 and hw["walk_m_per_line"] > 0
+    assert hw["pick_to_pack_minutes_p50"] is not None
+    t = pick_tasks_table.c
+    with UnitOfWork(engine, readonly=True) as uow:
+        waves = uow.conn.execute(select(func.count()).select_from(waves_table)).scalar_one()
+        picked = uow.conn.execute(select(func.count()).where(t.status == "picked")).scalar_one()
+        cartons = uow.conn.execute(select(func.count()).select_from(cartons_table)).scalar_one()
+        asns = uow.conn.execute(select(func.count()).select_from(asns_table)).scalar_one()
+    assert waves == hw["waves"] and picked > 0 and cartons >= hw["parcels_packed"]
+    assert asns >= len(sc.hubs) + 1  # opening stock per hub and merchant, and the truck
+    # Every unit a hub holds is in a bin or in a tote of an order not yet gone.
+    assert book["bins"]["balances"], book["bins"]
+    assert book["bins"]["units_in_bins"] > 0
     assert len(r["by_hour"]["orders"]) == 24
     assert sum(r["by_hour"]["orders"]) == day["orders"] == sum(r["by_day"]["orders"])
 

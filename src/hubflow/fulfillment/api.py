@@ -49,6 +49,10 @@ class SuggestIn(Strict):
     policy: str = Field(default="spread", pattern=r"^(spread|nearest_dock)$")
 
 
+class PutAwayIn(Strict):
+    policy: str = Field(default="spread", pattern=r"^(spread|nearest_dock)$")
+
+
 class WaveIn(Strict):
     cutoff: AwareDatetime = Field(description="shipments due to leave by then join the wave")
 
@@ -136,6 +140,29 @@ def post_stow(
         f"/asns/{asn_id}/stows",
         body.model_dump(),
         lambda uow: inbound.stow(uow, asn_id, body.product_id, body.quantity, body.bin_code, now),
+        response,
+    )
+
+
+@router.post("/asns/{asn_id}/put-away")
+def post_put_away(
+    asn_id: PathId,
+    body: PutAwayIn,
+    state: State,
+    _: OperatorCaller,
+    response: Response,
+    key: OptionalIdempotencyKey = None,
+) -> dict[str, Any]:
+    """Everything at the dock into bins the stow policy chooses, as many as it takes;
+    what no bin has room for stays at the dock (``left_at_dock``)."""
+    now = state.clock.now()
+    return run_once(
+        state,
+        "hub",
+        key,
+        f"/asns/{asn_id}/put-away",
+        body.model_dump(),
+        lambda uow: inbound.stow_all(uow, asn_id, now, policy=body.policy),
         response,
     )
 

@@ -46,6 +46,7 @@ def put_layout(uow: UnitOfWork, hub_id: str, doc: dict[str, Any], now: datetime)
     if gone := sorted(held - new_codes):
         raise Conflict("these bins still hold stock", code="bin_in_use", details={"bins": gone})
     racks = {r.id: r for r in layout.racks}
+    new_bins: list[dict[str, Any]] = []
     for x in layout.bins:
         rack = racks[x.rack]
         cx, cy, _ = layout.coordinates(x.id)
@@ -64,18 +65,20 @@ def put_layout(uow: UnitOfWork, hub_id: str, doc: dict[str, Any], now: datetime)
         }
         old = existing.get(x.id)
         if old is None:
-            conn.execute(
-                insert(bins_table).values(
-                    id=new_id("bin"),
-                    hub_id=hub_id,
-                    code=x.id,
-                    used_volume_cm3=0,
-                    used_weight_g=0,
+            new_bins.append(
+                {
+                    "id": new_id("bin"),
+                    "hub_id": hub_id,
+                    "code": x.id,
+                    "used_volume_cm3": 0,
+                    "used_weight_g": 0,
                     **values,
-                )
+                }
             )
         else:
             conn.execute(update(bins_table).where(b.id == old.id).values(**values))
+    if new_bins:  # one statement for all of them: a new floor has thousands
+        conn.execute(insert(bins_table), new_bins)
     for code, old in existing.items():
         if code not in new_codes:
             conn.execute(update(bins_table).where(b.id == old.id).values(active=False))

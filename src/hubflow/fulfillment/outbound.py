@@ -292,11 +292,29 @@ def pick(
     now: datetime,
 ) -> dict[str, Any]:
     """A scanner's pick: the bin and the product scanned must be the task's."""
+    from hubflow.catalog.store import products_table
+
     conn = uow.conn
-    task = _task(conn, task_id)
+    t, b, p = pick_tasks_table.c, bins_table.c, products_table.c
+    # The task, its bin's label and its product's size in one read.
+    task = conn.execute(
+        select(
+            pick_tasks_table,
+            b.code.label("bin_code"),
+            p.length_mm,
+            p.width_mm,
+            p.height_mm,
+            p.weight_g,
+        )
+        .join(bins_table, b.id == t.bin_id)
+        .join(products_table, p.id == t.product_id)
+        .where(t.id == task_id)
+    ).first()
+    if task is None:
+        raise NotFound(f"pick task {task_id} not found", code="pick_task_not_found")
     if task.status != "open":
         raise Conflict(f"the task is {task.status}", code="task_not_open")
-    code = conn.execute(select(bins_table.c.code).where(bins_table.c.id == task.bin_id)).scalar()
+    code = task.bin_code
     if bin_code != code:
         raise Conflict(
             "wrong bin: go to the bin on the pick list",
@@ -315,17 +333,23 @@ def pick(
             code="over_pick",
             details={"remaining": task.quantity - task.picked},
         )
-    if not _take_from_bin(
-        conn, task.bin_id, product_id, quantity, now, unit_size(conn, product_id)
-    ):
+    unit = (max(1, task.length_mm * task.width_mm * task.height_mm // 1000), task.weight_g)
+    if not _take_from_bin(conn, task.bin_id, product_id, quantity, now, unit):
         raise Conflict("the bin holds fewer units than that; report a short pick", code="bin_short")
-    _advance(conn, task, quantity)
-    return _task_json(conn, task_id)
+    done = _advance(conn, task, quantity)
+    return {
+        "task_id": task.id,
+        "status": "picked" if done else "open",
+        "picked": task.picked + quantity,
+        "quantity": task.quantity,
+        "shipment_id": task.shipment_id,
+    }
 
 
-def _advance(conn: Connection, task: Any, quantity: int) -> None:
+def _advance(conn: Connection, task: Any, quantity: int) -> bool:
+    """The task's count moves on (``True``: it is complete)."""
     t = pick_tasks_table.c
-    done = task.picked + quantity == task.quantity
+    done = bool(task.picked + quantity == task.quantity)
     res = conn.execute(
         update(pick_tasks_table)
         .where(t.id == task.id, t.version == task.version)
@@ -335,6 +359,7 @@ def _advance(conn: Connection, task: Any, quantity: int) -> None:
     )
     if res.rowcount != 1:
         raise Conflict("the task changed meanwhile; scan again", code="concurrent_update")
+    return done
 
 
 def _task_json(conn: Connection, task_id: str) -> dict[str, Any]:

@@ -100,9 +100,15 @@ def _picked_units(conn: Connection, shipment_id: str) -> dict[str, int]:
 
 
 def pack_shipment(
-    uow: UnitOfWork, shipment_id: str, now: datetime, *, time_limit_s: float = PACK_TIME_LIMIT_S
+    uow: UnitOfWork,
+    shipment_id: str,
+    now: datetime,
+    *,
+    time_limit_s: float = PACK_TIME_LIMIT_S,
+    work_limit: int | None = None,
 ) -> dict[str, Any]:
-    """Cartonize the picked units, record the cartons, and mark the parcel packed."""
+    """Cartonize the picked units, record the cartons, and mark the parcel packed
+    (``work_limit``: a deterministic search budget instead of the time limit)."""
     conn = uow.conn
     ship = shipment_row(conn, shipment_id)
     if ship["packed_at"] is not None:
@@ -128,7 +134,7 @@ def pack_shipment(
     ]
     if len({b.cost is None for b in boxes}) > 1:
         boxes = [Box(b.id, b.dims, b.max_weight) for b in boxes]
-    packing = pack(boxes, items, time_limit_s=time_limit_s, seed=0)
+    packing = pack(boxes, items, time_limit_s=time_limit_s, seed=0, work_limit=work_limit)
     if packing.unpacked:
         raise Conflict(
             "some items fit no box of this hub",

@@ -3,12 +3,13 @@ of the shortest walk through the hub's layout."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hubflow.fulfillment.batching import Cart, Order, batch_orders
 from hubflow.fulfillment.layout import Layout
 
-__all__ = ["CART", "plan_wave"]
+__all__ = ["CART", "plan_on", "plan_wave", "planner_for"]
 
 CART = Cart(totes=8, max_weight_g=80_000)
 
@@ -19,7 +20,23 @@ def plan_wave(
     """Batches as (shipment ids, bin ids in walking order, distance in mm)."""
     if not visits:
         return []
-    layout = Layout.from_json(doc)
+    return plan_on(Layout.from_json(doc), visits)
+
+
+def planner_for(
+    layout: Layout,
+) -> Callable[
+    [dict[str, Any], dict[str, list[dict[str, Any]]]], list[tuple[list[str], list[str], int]]
+]:
+    """:func:`plan_wave` on a layout already read (the hub's stored one): a caller that
+    releases many waves saves reading the document each time."""
+    return lambda _doc, visits: plan_on(layout, visits) if visits else []
+
+
+def plan_on(
+    layout: Layout, visits: dict[str, list[dict[str, Any]]]
+) -> list[tuple[list[str], list[str], int]]:
+    """:func:`plan_wave`'s batches on ``layout``."""
     ids = sorted(visits)
     orders = [Order(sid, tuple(layout.location(v["bin_code"]) for v in visits[sid])) for sid in ids]
     code_to_id = {v["bin_code"]: v["bin_id"] for vs in visits.values() for v in vs}

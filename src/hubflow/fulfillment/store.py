@@ -154,6 +154,8 @@ pick_tasks_table = Table(
     Column("status", String(16), nullable=False),  # open, picked, short
     Column("version", Integer, nullable=False),
     CheckConstraint("picked >= 0 AND picked <= quantity", name="picked_within_quantity"),
+    # A wave counts the units open picks hold; the open ones are few among the day's tasks.
+    Index("ix_pick_tasks_status_bin", "status", "bin_id"),
 )
 
 cycle_counts_table = Table(

@@ -11,7 +11,15 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["POLICIES", "BinRoom", "Goods", "choose_bin", "units_that_fit"]
+__all__ = [
+    "POLICIES",
+    "BinRoom",
+    "Goods",
+    "choose_bin",
+    "choose_in_walk_order",
+    "units_that_fit",
+    "walk_order",
+]
 
 
 @dataclass(frozen=True)
@@ -60,18 +68,27 @@ def _distance(dock: tuple[int, int], room: BinRoom) -> int:
     return abs(room.x_mm - dock[0]) + abs(room.y_mm - dock[1])
 
 
-def _nearest_dock(rooms: Sequence[BinRoom], goods: Goods, dock: tuple[int, int]) -> BinRoom | None:
-    fitting = [r for r in rooms if units_that_fit(r, goods) >= goods.quantity]
-    return min(fitting, key=lambda r: (_distance(dock, r), r.id), default=None)
+def walk_order(rooms: Sequence[BinRoom], dock: tuple[int, int]) -> list[BinRoom]:
+    """Bins nearest the dock first (ties by id): the order every policy searches in."""
+    return sorted(rooms, key=lambda r: (_distance(dock, r), r.id))
 
 
-def _spread(rooms: Sequence[BinRoom], goods: Goods, dock: tuple[int, int]) -> BinRoom | None:
-    held = {r.zone for r in rooms if r.holds_product}
-    fresh = [r for r in rooms if r.zone not in held]
-    return _nearest_dock(fresh, goods, dock) or _nearest_dock(rooms, goods, dock)
+def _first_fit(ordered: Sequence[BinRoom], goods: Goods) -> BinRoom | None:
+    return next((r for r in ordered if units_that_fit(r, goods) >= goods.quantity), None)
 
 
-POLICIES: dict[str, Callable[[Sequence[BinRoom], Goods, tuple[int, int]], BinRoom | None]] = {
+def _nearest_dock(ordered: Sequence[BinRoom], goods: Goods) -> BinRoom | None:
+    return _first_fit(ordered, goods)
+
+
+def _spread(ordered: Sequence[BinRoom], goods: Goods) -> BinRoom | None:
+    held = {r.zone for r in ordered if r.holds_product}
+    fresh = [r for r in ordered if r.zone not in held]
+    return _first_fit(fresh, goods) or _first_fit(ordered, goods)
+
+
+# Each policy searches bins given in walk order (nearest the dock first).
+POLICIES: dict[str, Callable[[Sequence[BinRoom], Goods], BinRoom | None]] = {
     "nearest_dock": _nearest_dock,
     "spread": _spread,
 }
@@ -81,8 +98,16 @@ def choose_bin(
     rooms: Sequence[BinRoom], goods: Goods, dock: tuple[int, int], policy: str = "spread"
 ) -> BinRoom | None:
     """The bin the policy picks for all of ``goods``, or ``None`` when no bin has room."""
+    return choose_in_walk_order(walk_order(rooms, dock), goods, policy)
+
+
+def choose_in_walk_order(
+    ordered: Sequence[BinRoom], goods: Goods, policy: str = "spread"
+) -> BinRoom | None:
+    """:func:`choose_bin` on bins already in :func:`walk_order` (a caller stowing many
+    products sorts once)."""
     try:
         pick = POLICIES[policy]
     except KeyError:
         raise ValueError(f"unknown stow policy {policy!r}; known: {sorted(POLICIES)}") from None
-    return pick(rooms, goods, dock)
+    return pick(ordered, goods)

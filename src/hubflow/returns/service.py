@@ -21,6 +21,7 @@ from hubflow.core.events import Event, record
 from hubflow.core.ids import new_id
 from hubflow.core.upsert import insert_on_conflict
 from hubflow.delivery.store import tracking_events_table
+from hubflow.fulfillment.inbound import put_away
 from hubflow.inventory import service as inventory
 from hubflow.membership.lookup import membership_of
 from hubflow.network.store import get_hub
@@ -431,6 +432,11 @@ def inspect(
                 now,
                 ref=return_id,
                 note="restocked from a return",
+            )
+            # Back on a shelf too, where the hub has bins: a unit available to promise
+            # that is in no bin is one a wave cannot allocate (found by the twin).
+            put_away(
+                uow, ret.hub_id, ret.merchant_id, [(product_id, lines[product_id].quantity)], now
             )
     _refund(uow, ret, "inspection", now, policy_for(conn, ret.merchant_id))
     return get_return(conn, None, return_id)

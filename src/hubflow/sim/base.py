@@ -21,7 +21,7 @@ from hubflow.delivery.dispatch import DispatchConfig
 from hubflow.promise.model import PromiseConfig
 from hubflow.sim.recorder import Recorder
 from hubflow.sim.scenario import Scenario
-from hubflow.sim.staff import HubStaff
+from hubflow.sim.staff import HubStaff, PickQueue
 from hubflow.sim.world import Customer, World
 
 __all__ = ["P_EPOCH", "P_FIRST", "P_WORLD", "Drive", "Handler", "TwinBase"]
@@ -75,6 +75,7 @@ class TwinBase:
         self.customers: list[Customer] = []
         self.reach: dict[int, list[str]] = {}  # customer -> hub keys that deliver there
         self.staff: dict[str, HubStaff] = {}
+        self.queues: dict[str, PickQueue] = {}  # hub id -> shipments waiting for a wave
         self.drives: dict[str, Drive] = {}
         self.starting: set[str] = set()
         self.carrier_booked: set[str] = set()

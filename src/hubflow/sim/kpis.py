@@ -22,17 +22,18 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from hubflow.core.db import UnitOfWork
 from hubflow.delivery.store import routes_table, tracking_events_table
+from hubflow.fulfillment.store import bin_stock_table, bins_table, pick_tasks_table
 from hubflow.inventory.store import movements_table, reservations_table, stock_table
 from hubflow.lockers.store import compartments_table
 from hubflow.orders.store import orders_table, shipments_table
 from hubflow.returns.store import refunds_table, return_lines_table, returns_table
 from hubflow.sim.recorder import Recorder
 
-__all__ = ["EMISSIONS_KG_PER_KM", "compute", "ledgers"]
+__all__ = ["EMISSIONS_KG_PER_KM", "bin_ledger", "compute", "hub_work", "ledgers"]
 
 EMISSIONS_KG_PER_KM = {
     "van": 0.25,
@@ -61,6 +62,7 @@ HOURLY = (
     "returns_dropped",
     "returns_inspected",
     "received_units",
+    "lines_picked",
 )
 
 
@@ -134,6 +136,7 @@ def ledgers(engine: Engine) -> dict[str, Any]:
         inspected = conn.execute(
             select(func.count()).where(rt.status == "inspected").select_from(returns_table)
         ).scalar()
+        bins = bin_ledger(conn)
     stock_off = [
         k for k, (oh, rv) in on_hand.items() if moved.get(k, (0, 0))[0] != oh or oh < rv or oh < 0
     ]
@@ -152,6 +155,7 @@ def ledgers(engine: Engine) -> dict[str, Any]:
         "refunded_value": int(value or 0),
         "money_balances": amount + fees == int(value or 0),
         "stock_balances": not stock_off and not reserved_off,
+        "bins": bins,
     }
 
 
@@ -260,13 +264,7 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
             "inspected": sum(by_hour["returns_inspected"]),
             "refunded": round(book["refunded"] / 100, 2),
         },
-        "hub_work": {
-            "units_received": rec.received_units,
-            "lines_picked": rec.picked_lines,
-            "parcels_packed": rec.packed,
-            "order_to_packed_minutes_p50": _pct([w / 60 for w in rec.pick_wait_s], 0.5),
-            "order_to_packed_minutes_p90": _pct([w / 60 for w in rec.pick_wait_s], 0.9),
-        },
+        "hub_work": hub_work(rec),
         "dispatch": {
             "epochs": rec.dispatch_runs,
             "routes_planned": rec.planned_routes,
@@ -285,6 +283,89 @@ def compute(engine: Engine, rec: Recorder, meta: dict[str, Any]) -> dict[str, An
         "by_hour": by_hour,
         "by_day": by_day,
         "routes": _routes(rec),
+    }
+
+
+def _picking(lines: float, carts: float, walk_mm: float, picking_s: float) -> dict[str, Any]:
+    return {
+        "lines_picked": int(lines),
+        "carts": int(carts),
+        "picks_per_hour": _share(lines, picking_s / 3600, 1),
+        "walk_m_per_line": _share(walk_mm / 1000, lines, 1),
+        "lines_per_cart": _share(lines, carts, 1),
+    }
+
+
+def hub_work(rec: Recorder) -> dict[str, Any]:
+    """Receiving, waves, carts and packing: picks per hour are lines per hour of picking
+    (walking and at the shelf, packing apart)."""
+    waves = rec.wave_sizes
+    return {
+        "units_received": rec.received_units,
+        "units_left_at_dock": rec.left_at_dock,
+        "waves": len(waves),
+        "wave_shipments": {
+            "mean": _share(sum(waves), len(waves), 1),
+            "p50": _pct([float(w) for w in waves], 0.5),
+            "max": max(waves, default=None),
+        },
+        **_picking(rec.picked_lines, rec.carts, rec.walk_mm, rec.picking_s),
+        "parcels_packed": rec.packed,
+        "pick_to_pack_minutes_p50": _pct([w / 60 for w in rec.pick_to_pack_s], 0.5),
+        "pick_to_pack_minutes_p90": _pct([w / 60 for w in rec.pick_to_pack_s], 0.9),
+        "order_to_packed_minutes_p50": _pct([w / 60 for w in rec.pick_wait_s], 0.5),
+        "order_to_packed_minutes_p90": _pct([w / 60 for w in rec.pick_wait_s], 0.9),
+        "by_hub_kind": {
+            kind: {
+                **_picking(c["lines"], c["carts"], c["walk_mm"], c["picking_ms"] / 1000),
+                "parcels_packed": c["packed"],
+            }
+            for kind, c in sorted(rec.by_kind.items())
+        },
+    }
+
+
+def bin_ledger(conn: Connection) -> dict[str, Any]:
+    """Bins against the hub's count, for hubs that keep stock in bins: every unit on hand
+    is in a bin or picked into a tote for an order whose units have not left yet."""
+    b, bs, st = bins_table.c, bin_stock_table.c, stock_table.c
+    t, s, rs = pick_tasks_table.c, shipments_table.c, reservations_table.c
+    binned = {r.hub_id for r in conn.execute(select(b.hub_id).distinct())}
+    in_bins: Counter[tuple[str, str]] = Counter()
+    for r in conn.execute(
+        select(bs.hub_id, bs.product_id, func.sum(bs.quantity).label("q")).group_by(
+            bs.hub_id, bs.product_id
+        )
+    ):
+        in_bins[r.hub_id, r.product_id] += int(r.q)
+    open_ = {
+        (r.owner_id, r.hub_id, r.product_id)
+        for r in conn.execute(
+            select(rs.owner_id, rs.hub_id, rs.product_id).where(rs.status == "active")
+        )
+    }
+    in_totes: Counter[tuple[str, str]] = Counter()
+    for x in conn.execute(
+        select(s.order_id, s.hub_id, t.product_id, t.picked)
+        .join(shipments_table, s.id == t.shipment_id)
+        .where(t.picked > 0)
+    ):
+        if (x.order_id, x.hub_id, x.product_id) in open_:
+            in_totes[x.hub_id, x.product_id] += x.picked
+    on_hand = {
+        (r.hub_id, r.product_id): r.on_hand
+        for r in conn.execute(select(st.hub_id, st.product_id, st.on_hand))
+        if r.hub_id in binned
+    }
+    keys = set(on_hand) | set(in_bins)
+    off = sorted(k for k in keys if on_hand.get(k, 0) != in_bins[k] + in_totes[k])
+    return {
+        "positions": len(keys),
+        "units_in_bins": sum(in_bins.values()),
+        "units_in_totes": sum(in_totes.values()),
+        "off": len(off),
+        "off_examples": [{"hub_id": h, "product_id": p} for h, p in off[:5]],
+        "balances": not off,
     }
 
 

@@ -69,6 +69,16 @@ class Recorder:
     returns_value: int = 0
     refunds: int = 0
     received_units: int = 0
+    left_at_dock: int = 0  # units a truck brought that no bin had room for
+    # Picking through the hub's real waves: per wave its shipments, per cart its walk.
+    wave_sizes: list[int] = field(default_factory=list)
+    carts: int = 0
+    walk_mm: int = 0
+    picking_s: float = 0.0  # walking and at the shelf, summed over carts
+    pick_to_pack_s: list[float] = field(default_factory=list)  # cart back -> parcel packed
+    by_kind: defaultdict[str, Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )  # hub kind -> lines, carts, walk_mm, picking_s, packed
 
     def count(self, kpi: str, hour: int, n: int = 1) -> None:
         self.by_hour[kpi][hour] += n

@@ -174,6 +174,69 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _hub_work(hw: dict[str, Any]) -> str:
+    """Waves, carts and packing, for all hubs and per kind of hub."""
+    waves = hw["wave_shipments"]
+    overall = _table(
+        ["inside the hubs", "value"],
+        [
+            ["waves released", hw["waves"]],
+            ["shipments per wave (mean / p50 / max)", f"{_fmt(waves['mean'])} / "
+             f"{_fmt(waves['p50'])} / {_fmt(waves['max'])}"],
+            ["carts picked", hw["carts"]],
+            ["lines picked", hw["lines_picked"]],
+            ["picks per hour of picking", hw["picks_per_hour"]],
+            ["walking metres per line", hw["walk_m_per_line"]],
+            ["parcels packed", hw["parcels_packed"]],
+            ["cart back to packed, p50 / p90 min", f"{_fmt(hw['pick_to_pack_minutes_p50'])} / "
+             f"{_fmt(hw['pick_to_pack_minutes_p90'])}"],
+            ["order to packed, p50 / p90 min", f"{_fmt(hw['order_to_packed_minutes_p50'])} / "
+             f"{_fmt(hw['order_to_packed_minutes_p90'])}"],
+            ["units received (stowed)", hw["units_received"]],
+            ["units left at the dock", hw["units_left_at_dock"]],
+        ],
+    )  # fmt: skip
+    kinds = _table(
+        ["hub kind", "carts", "lines", "picks / h", "m / line", "lines / cart", "parcels"],
+        [
+            [
+                k.replace("_", " "),
+                v["carts"],
+                v["lines_picked"],
+                v["picks_per_hour"],
+                v["walk_m_per_line"],
+                v["lines_per_cart"],
+                v["parcels_packed"],
+            ]
+            for k, v in hw["by_hub_kind"].items()
+        ],
+    )
+    return overall + "<h3>Per kind of hub</h3>" + kinds
+
+
+DAILY = (
+    ("orders", "orders"),
+    ("delivered", "delivered"),
+    ("orders_completed", "orders completed"),
+    ("failed", "failed attempts"),
+    ("packed", "parcels packed"),
+    ("lines_picked", "lines picked"),
+    ("received_units", "units received"),
+    ("locker_deposits", "locker deposits"),
+    ("returns", "returns"),
+)
+
+
+def _days(r: dict[str, Any]) -> str:
+    """Per simulated day, when the run has more than one."""
+    by_day = r.get("by_day", {})
+    n = max((len(v) for v in by_day.values()), default=0)
+    if n < 2:
+        return ""
+    rows = [[label, *by_day.get(k, [0] * n)] for k, label in DAILY if k in by_day]
+    return "<h2>Per day</h2>" + _table(["", *(f"day {i + 1}" for i in range(n))], rows)
+
+
 def render(r: dict[str, Any]) -> str:
     d, hourly = r["day"], r["by_hour"]
     cards = "".join(
@@ -204,7 +267,10 @@ def render(r: dict[str, Any]) -> str:
         ],
     )
     outcomes = _table(["order outcome", "orders"], [[k, v] for k, v in d["order_outcomes"].items()])
-    ledgers = _table(["ledger check", "value"], [[k, str(v)] for k, v in d["ledgers"].items()])
+    book = {k: v for k, v in d["ledgers"].items() if k != "bins"}
+    bins = d["ledgers"].get("bins", {})
+    book.update({f"bins: {k}": v for k, v in bins.items() if k != "off_examples"})
+    ledgers = _table(["ledger check", "value"], [[k, str(v)] for k, v in book.items()])
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Hubflow twin — {escape(r["scenario"])}</title><style>{CSS}</style></head><body>
 <h1>Hubflow digital twin — {escape(r["scenario"])}</h1>
@@ -223,12 +289,14 @@ simulated in {r["wall_seconds"]} s ({r["simulated_orders_per_s"]} orders/s).</p>
             }
         )
     }
+{_days(r)}
 <h2>Delivery promises</h2>{promises}
 <h2>Modes</h2>{mode_table}
 <h3>Parcels per mode</h3>{_bars({m: v["parcels"] for m, v in modes.items()}, "parcels")}
 <h3>Kilometres per mode</h3>{_bars({m: v["km"] for m, v in modes.items()}, "km")}
 <h3>Emissions per mode</h3>{_bars({m: v["kg_co2e"] for m, v in modes.items()}, "kg CO2e")}
 <h2>Map: hubs, locker banks and routes driven</h2>{_map(r)}
+<h2>Inside the hubs</h2>{_hub_work(d["hub_work"])}
 <h2>Where orders ended</h2>{outcomes}
 <h2>Ledgers</h2>{ledgers}
 </body></html>

@@ -211,11 +211,14 @@ class Returns:
 @dataclass(frozen=True)
 class Staff:
     pickers: int
-    pick_lines_per_hour: float
+    pick_lines_per_hour: float  # at the shelf (find, pick, scan): walking comes on top
     pack_seconds: float  # per parcel
     shift: tuple[str, str]  # local "HH:MM"
     receive_at: str | None = None  # local "HH:MM" a truck brings back what sold
     receive_units_per_hour: float = 600.0  # one picker's pace unloading and putting away
+    walk_m_per_s: float = 1.0  # pushing a cart along the aisles
+    wave_minutes: float = 5.0  # how often a wave is released while work waits
+    wave_max: int = 24  # shipments in one wave at most (three carts of eight totes)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Staff:
@@ -227,7 +230,30 @@ class Staff:
             shift=(str(shift[0]), str(shift[1])),
             receive_at=None if d.get("receive_at") is None else str(d["receive_at"]),
             receive_units_per_hour=_num(d, "receive_units_per_hour", 600, 1, 1_000_000),
+            walk_m_per_s=_num(d, "walk_m_per_s", 1.0, 0.1, 10),
+            wave_minutes=_num(d, "wave_minutes", 5, 0.5, 24 * 60),
+            wave_max=_int(d, "wave_max", 24, 1, 10_000),
         )
+
+
+LAYOUT_KEYS = (
+    "blocks",
+    "aisles",
+    "bins_per_side",
+    "levels",
+    "bin_width_mm",
+    "rack_depth_mm",
+    "aisle_width_mm",
+)
+
+
+def _layout(v: Any, hub: str) -> dict[str, int]:
+    if not isinstance(v, dict):
+        raise ScenarioError(f"hub {hub}: layout must be a table")
+    bad = sorted(set(v) - set(LAYOUT_KEYS))
+    if bad:
+        raise ScenarioError(f"hub {hub}: unknown layout keys {bad}; known {list(LAYOUT_KEYS)}")
+    return {k: _int(v, k, 1, 1, 100_000) for k in sorted(v)}
 
 
 @dataclass(frozen=True)
@@ -242,6 +268,9 @@ class HubPlan:
     pickup_only: bool
     fleet: dict[str, int]
     staff: Staff
+    # The floor: overrides of the layout the twin generates for the hub's kind (blocks,
+    # aisles, bins_per_side, levels, bin_width_mm, rack_depth_mm, aisle_width_mm).
+    layout: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HubPlan:
@@ -264,6 +293,7 @@ class HubPlan:
             pickup_only=bool(d.get("pickup_only", False)),
             fleet=fleet,
             staff=Staff.from_dict(d.get("staff", {})),
+            layout=_layout(d.get("layout", {}), str(d["key"])),
         )
 
 

@@ -10,14 +10,14 @@ from hubflow.core.geo import LatLng, haversine_km
 from hubflow.orders import service as orders
 from hubflow.promise import service as promise
 from hubflow.promise.model import OptionCode
-from hubflow.sim.hubwork import HubWork
+from hubflow.sim.picking import Picking
 from hubflow.sim.recorder import OrderFact
 from hubflow.sim.world import Customer, Product
 
 __all__ = ["Shopping"]
 
 
-class Shopping(HubWork):
+class Shopping(Picking):
     """Customers quoting and ordering."""
 
     def _reachable(self, c: Customer) -> list[str]:
@@ -138,16 +138,8 @@ class Shopping(HubWork):
             fee=int((promise_json.get("fee") or {}).get("amount", 0)),
         )
         self.rec.orders[fact.order_id] = fact
-        per_hub: dict[str, int] = {}
-        for a in body["allocations"]:
-            per_hub[a["hub_id"]] = per_hub.get(a["hub_id"], 0) + 1
+        due = {s["hub_id"]: s["ready_at"] for s in promise_json.get("shipments", [])}
         for s in body["shipments"]:
             self.rec.shipment_order[s["id"]] = fact.order_id
-            lines_here = per_hub.get(s["hub_id"], 1)
-            done = self.staff[s["hub_id"]].assign(self.now, lines_here)
-            if done is None:
-                self.rec.conflicts["no_staff"] += 1
-                continue
-            self.rec.picked_lines += lines_here
-            self.rec.pick_wait_s.append((done - self.now).total_seconds())
-            self.at(done, self.packed, s["id"], code == OptionCode.PICKUP_IN_STORE.value)
+            ready = due.get(s["hub_id"])
+            self.to_pick(s["id"], s["hub_id"], datetime.fromisoformat(ready) if ready else None)

@@ -20,12 +20,12 @@ from hubflow.core.geo import LatLng, haversine_km
 from hubflow.delivery import courier as couriers
 from hubflow.delivery import fleet_service as fleet
 from hubflow.delivery.fleet import CourierKind, Mode, VehicleTypeSpec, spec_for
-from hubflow.inventory import service as inventory
 from hubflow.lockers.model import SizeClass
 from hubflow.lockers.service import create_bank
 from hubflow.network.model import Capability, HubKind
 from hubflow.network.service import create_hub
 from hubflow.sim.catalog import ProductSpec, catalog_for
+from hubflow.sim.floor import set_up_floors
 from hubflow.sim.metro import ALWAYS, DARK_STORE_HOURS, STORE_HOURS
 from hubflow.sim.scenario import HubPlan, MerchantPlan, Scenario
 
@@ -179,6 +179,7 @@ def build(engine: Engine, sc: Scenario, now: datetime) -> World:
             w.hub_ids[h.key], w.hubs[hid] = hid, h
     catalogs = catalog_for(sc.catalog_seed, tuple(sorted({m.kind for m in sc.merchants})))
     by_sku: dict[tuple[str, str], str] = {}
+    specs: dict[str, ProductSpec] = {}
     with UnitOfWork(engine) as uow:
         for m in sc.merchants:
             merchant, _ = create_merchant(uow, m.name, m.kind, now)
@@ -203,15 +204,21 @@ def build(engine: Engine, sc: Scenario, now: datetime) -> World:
                 )
                 w.products[m.key].append(Product(prod.id, m.key, p))
                 by_sku[(m.key, p.sku)] = prod.id
-    with UnitOfWork(engine) as uow:
-        for mkey, sku, hkey, qty in stock_plan(sc, catalogs):
-            pid = by_sku[(mkey, sku)]
-            inventory.receive(
-                uow, w.merchant_ids[mkey], w.hub_ids[hkey], pid, qty, now, note="opening stock"
-            )
-            w.stocked.setdefault(hkey, set()).add(pid)
+                specs[prod.id] = p
+    # The opening stock goes in through the hubs' docks into bins (sim/floor.py); what no
+    # bin takes stays at the dock and is not sold.
+    stock = [
+        (w.hub_ids[hkey], w.merchant_ids[mkey], by_sku[(mkey, sku)], qty)
+        for mkey, sku, hkey, qty in stock_plan(sc, catalogs)
+    ]
+    stowed = set_up_floors(engine, w.hubs, stock, specs, now, sc.seed)
+    keys = {hid: h.key for hid, h in w.hubs.items()}
+    for hid, mid, pid, _ in stock:
+        qty = stowed[hid].units.get(pid, 0)
+        if qty:
+            w.stocked.setdefault(keys[hid], set()).add(pid)
             w.units_stocked += qty
-            w.opening.setdefault(w.hub_ids[hkey], []).append((w.merchant_ids[mkey], pid, qty))
+            w.opening.setdefault(hid, []).append((mid, pid, qty))
     _lockers(engine, sc, w, now)
     _fleet(engine, sc, w, now)
     return w

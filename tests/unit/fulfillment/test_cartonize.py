@@ -263,3 +263,20 @@ def test_json_round_trip() -> None:
 def test_bad_json_says_where(data: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         request_from_json(data)
+
+
+def test_a_work_budget_stops_at_the_same_place_on_any_machine() -> None:
+    # The pinwheel needs the exact search: a generous budget finds it, always the same way;
+    # a budget of nothing stops at the greedy boxes, whatever the wall time allows.
+    box = Box("tray", (50, 50, 10), 1_000)
+    bigger = Box("big", (60, 60, 20), 2_000)
+    dims = [(30, 20, 10), (20, 10, 30), (10, 30, 20), (30, 10, 20), (10, 10, 10)]
+    items = [Item(f"p{n}", d, 1) for n, d in enumerate(dims)]
+    runs = [pack([box, bigger], items, time_limit_s=0.001, work_limit=200_000) for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert [pb.box_id for pb in runs[0].boxes_used] == ["tray"]
+    assert check_packing([box, bigger], items, runs[0]) == []
+    none = pack([box, bigger], items, time_limit_s=60.0, work_limit=0)
+    assert len(none.boxes_used) == 2 and not none.unpacked
+    with pytest.raises(ValueError, match="work_limit"):
+        pack([box], items, work_limit=-1)

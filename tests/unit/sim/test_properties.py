@@ -39,9 +39,10 @@ def test_staff_finish_after_the_work_within_shifts(
     staff = HubStaff(Staff(pickers, 60, 30, ("07:00", "22:00")), TZ, MIDNIGHT)
     for minute, lines in sorted(jobs):
         at = MIDNIGHT + timedelta(minutes=minute)
-        done = staff.assign(at, lines)
-        assert done is not None
-        begin = done - staff.duration(lines)
-        assert begin >= at
+        took = staff.picking(lines * 20_000, lines) + staff.packing(1)
+        span = staff.start(at, took)
+        assert span is not None
+        begin, done = span
+        assert begin >= at and done - begin == took
         local = begin.astimezone(TZ)
         assert time(7) <= local.time() < time(22)  # work starts within a shift

@@ -152,14 +152,34 @@ def _turns(dims: Dims) -> list[tuple[str, Dims]]:
 
 
 class _Deadline:
-    def __init__(self, seconds: float) -> None:
+    """A search budget: wall time, or with ``work`` a count of search steps, so the same
+    input stops at the same place on any machine (the twin needs identical runs). A share
+    for a sub-search draws on its parent's work too."""
+
+    def __init__(
+        self, seconds: float, *, work: int | None = None, parent: _Deadline | None = None
+    ) -> None:
         self.at = time.monotonic() + seconds
+        self.work = work
+        self.parent = parent
 
     def left(self) -> float:
+        if self.work is not None:
+            return float(self.work)
         return self.at - time.monotonic()
 
-    def over(self) -> bool:
-        return time.monotonic() >= self.at
+    def over(self, steps: int = 1) -> bool:
+        if self.work is None:
+            return time.monotonic() >= self.at
+        self.work -= steps
+        spent = self.parent.over(steps) if self.parent is not None else False
+        return spent or self.work < 0
+
+    def share(self, most: float) -> _Deadline:
+        """A budget for a sub-search: at most ``most`` of what is left."""
+        if self.work is not None:
+            return _Deadline(0.0, work=int(min(most, self.work)), parent=self)
+        return _Deadline(min(most, self.left()))
 
 
 def _vol(d: Dims) -> int:

@@ -92,7 +92,7 @@ class _Exact:
         if not any(self.counts):
             return True
         self.nodes += 1
-        if self.nodes > self.node_limit or (self.nodes & 255 == 0 and self.deadline.over()):
+        if self.nodes > self.node_limit or (self.nodes & 255 == 0 and self.deadline.over(256)):
             raise _Budget
         z = min(r[4] for r in rects)
         corner = min((r for r in rects if r[4] == z), key=lambda r: (r[2], r[0]))
@@ -183,7 +183,7 @@ def _exact(
     waste = box.volume - sum(_vol(d) for d in shapes for _ in kinds[d])
     if waste < 0 or len(idx) > 300:
         return None
-    own = _Deadline(min(max_seconds, deadline.left()))
+    own = deadline.share(max_seconds)
     # Neither search dominates (gluing is quick on guillotine packings, the height map on
     # the rest), so they take turns with growing budgets.
     glue = _Glue(box, idx, dims) if waste == 0 and len(idx) <= 100 else None

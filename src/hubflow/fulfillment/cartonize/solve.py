@@ -26,9 +26,17 @@ _Sol = list[tuple[Box, list[_Pl]]]
 
 
 def pack(
-    boxes: Sequence[Box], items: Sequence[Item], *, time_limit_s: float = 2.0, seed: int = 0
+    boxes: Sequence[Box],
+    items: Sequence[Item],
+    *,
+    time_limit_s: float = 2.0,
+    seed: int = 0,
+    work_limit: int | None = None,
 ) -> Packing:
-    """Pack ``items`` into boxes from the catalogue ``boxes``; see the module docstring."""
+    """Pack ``items`` into boxes from the catalogue ``boxes``; see the module docstring.
+    With ``work_limit`` the searches stop after that many steps (about one per search
+    node) instead of on ``time_limit_s``: the same request then gets the same cartons on
+    any machine and under any load."""
     if not boxes:
         raise ValueError("the box catalogue is empty")
     for kind, ids in (("box", [b.id for b in boxes]), ("item", [i.id for i in items])):
@@ -39,7 +47,9 @@ def pack(
     costed = {b.cost is not None for b in boxes}
     if len(costed) > 1:
         raise ValueError("give a cost for every box or for none")
-    deadline, rng = _Deadline(time_limit_s), random.Random(seed)
+    if work_limit is not None and work_limit < 0:
+        raise ValueError("work_limit must not be negative")
+    deadline, rng = _Deadline(time_limit_s, work=work_limit), random.Random(seed)
     ranked = sorted(boxes, key=lambda b: (b.cost or 0.0, b.volume, b.id))
     dims, weights = [i.dims for i in items], [i.weight for i in items]
 
