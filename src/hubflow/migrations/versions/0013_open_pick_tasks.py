@@ -1,15 +1,15 @@
 """open pick tasks by status: a wave reads the units promised to open picks without
 scanning every task of the day
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-23 02:30:00
 """
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
