@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,12 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_demo_places_orders_through_the_api(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    started = time.monotonic()
     rc = run_demo(
         n_orders=40, port=_free_port(), db_path=str(db), seed=1, serve=False,
         password="demo-secret-1",
     )  # fmt: skip
-    took = time.monotonic() - started
+    # How long the demo takes is measured by hand (README), not asserted here.
     assert rc == 0
-    assert took < 30, f"the demo took {took:.1f} s"
 
     catalog = generate_catalog(1)
     stock = plan_stock(METRO, catalog, 40, 1)
