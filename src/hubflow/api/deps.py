@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -14,10 +13,11 @@ from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from hubflow.catalog.model import Role, hash_key
-from hubflow.catalog.service import Principal, authenticate, get_merchant
+from hubflow.catalog.service import KEY_STILL_VALID, Principal, authenticate, get_merchant
 from hubflow.core.clock import Clock
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Forbidden, NotFound, Unauthorized
+from hubflow.core.idempotency import BoundGuard
 from hubflow.core.ids import is_valid_id
 from hubflow.core.settings import Settings
 from hubflow.web.accounts import SESSION_COOKIE, session_user
@@ -156,11 +156,12 @@ def _merchant_exists(state: AppState, merchant_id: str) -> bool:
 
 @dataclass(frozen=True)
 class Authorized:
-    """A merchant principal; ``recheck``, when set, must run inside the endpoint's
-    transaction (before anything else) to confirm the key is still valid."""
+    """A merchant principal; ``guard``, when set, must go into the claim of the
+    endpoint's Idempotency-Key (its transaction's first statement) to confirm that the
+    key is still valid."""
 
     principal: Principal
-    recheck: Callable[[Connection], None] | None = None
+    guard: BoundGuard | None = None
 
 
 async def _merchant_rechecked(
@@ -170,7 +171,7 @@ async def _merchant_rechecked(
     on_behalf_of: OnBehalfOf = None,
 ) -> Authorized:
     """``_merchant`` for hot endpoints: a merchant key this process has seen valid costs
-    no thread hop and no connection here; the endpoint reads the key again in its own
+    no thread hop and no connection here; the endpoint checks the key again in its own
     transaction, so a revocation (by any process) still takes effect at once."""
     token = request.cookies.get(SESSION_COOKIE) if credentials is None else None
     if token:
@@ -188,7 +189,8 @@ async def _merchant_rechecked(
                 state.seen_keys.pop(key_hash, None)
                 raise
 
-        return Authorized(seen, recheck)
+        params = {"g_key_hash": key_hash, "g_now": state.clock.now()}
+        return Authorized(seen, KEY_STILL_VALID.bind(params, recheck))
     caller = await run_in_threadpool(_authenticate, state, secret)
     principal = await _merchant(state, caller, on_behalf_of)
     if caller.role is Role.MERCHANT:

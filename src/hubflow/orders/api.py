@@ -226,7 +226,7 @@ def post_order(
             retries=state.settings.sourcing_retries,
             after_commit=state.poke_relay,
             promise_config=promise_config(state.settings),
-            authorize=authorized.recheck,
+            guard=authorized.guard,
         )
     except InsufficientStock:
         STOCK_CONFLICTS.inc()
