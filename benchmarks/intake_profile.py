@@ -59,15 +59,17 @@ class Counts:
 
 
 def _count_psycopg(counts: Counts) -> None:
-    """Wrap psycopg's cursor and wait loop: every execute is a statement, every wait
-    for the server's answer a round trip (a pipeline's statements share one)."""
+    """Wrap psycopg: every execute is a statement (an executemany counts its rows);
+    a round trip is a wait for the server outside pipeline mode, or a pipeline sync."""
     import psycopg
+    from psycopg._pipeline_base import BasePipeline
 
     execute, executemany, wait = (
         psycopg.Cursor.execute,
         psycopg.Cursor.executemany,
         psycopg.Connection.wait,
     )
+    sync_gen, exit_gen = BasePipeline._sync_gen, BasePipeline._exit_gen
 
     def counted_execute(self: Any, *a: Any, **k: Any) -> Any:
         counts.add(1, 0)
@@ -79,12 +81,23 @@ def _count_psycopg(counts: Counts) -> None:
         return executemany(self, query, params_seq, **k)
 
     def counted_wait(self: Any, *a: Any, **k: Any) -> Any:
-        counts.add(0, 1)
+        if self._pipeline is None:
+            counts.add(0, 1)
         return wait(self, *a, **k)
+
+    def counted_sync(self: Any) -> Any:
+        counts.add(0, 1)
+        return sync_gen(self)
+
+    def counted_exit(self: Any) -> Any:
+        counts.add(0, 1)
+        return exit_gen(self)
 
     psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
     psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign]
     psycopg.Connection.wait = counted_wait  # type: ignore[method-assign]
+    BasePipeline._sync_gen = counted_sync  # type: ignore[method-assign]
+    BasePipeline._exit_gen = counted_exit  # type: ignore[method-assign]
 
 
 def _count_sqlalchemy(engine: Any, counts: Counts) -> None:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hubflow import __version__
 from hubflow.api.deps import AppState
 from hubflow.api.observability import RequestMiddleware, configure_logging
+from hubflow.api.order_intake import OrderIntakePath, error_response
 from hubflow.api.schemas import ErrorOut
 from hubflow.core.clock import Clock, SystemClock
 from hubflow.core.db import make_engine
@@ -71,7 +72,7 @@ _HTTP_CODES = {
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubflowError)
     async def hubflow_error(_: Request, exc: HubflowError) -> JSONResponse:
-        return JSONResponse(exc.to_json(), status_code=exc.status_code)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -205,6 +206,8 @@ def create_app(
         },
     )
     app.state.hubflow = state
+    # Added first, so it runs inside RequestMiddleware (request id, metrics, body cap).
+    app.add_middleware(OrderIntakePath)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     _install_error_handlers(app)
 

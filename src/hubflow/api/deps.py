@@ -31,6 +31,8 @@ __all__ = [
     "OperatorCaller",
     "State",
     "get_state",
+    "known_merchant_key",
+    "secret_of",
 ]
 
 
@@ -68,10 +70,15 @@ def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
         raise Unauthorized(
             "send an API key as 'Authorization: Bearer <key>'", code="missing_api_key"
         )
-    secret = credentials.credentials
-    if len(secret) > 200 or not secret.isascii():
+    secret = secret_of(credentials.credentials)
+    if secret is None:
         raise Unauthorized("unknown API key", code="invalid_api_key")
     return secret
+
+
+def secret_of(credentials: str) -> str | None:
+    """The bearer credentials as a key to look up, or None if they cannot be one."""
+    return None if len(credentials) > 200 or not credentials.isascii() else credentials
 
 
 def _authenticate(state: AppState, secret: str) -> Principal:
@@ -178,26 +185,35 @@ async def _merchant_rechecked(
         by_session = await run_in_threadpool(_session_principal, state, request, token)
         return Authorized(await _merchant(state, by_session, on_behalf_of))
     secret = _secret(credentials)
-    key_hash = hash_key(secret)
-    seen = state.seen_keys.get(key_hash)
+    seen = known_merchant_key(state, secret)
     if seen is not None:
-
-        def recheck(conn: Connection) -> None:
-            try:
-                authenticate(conn, secret, state.clock.now())
-            except Unauthorized:
-                state.seen_keys.pop(key_hash, None)
-                raise
-
-        params = {"g_key_hash": key_hash, "g_now": state.clock.now()}
-        return Authorized(seen, KEY_STILL_VALID.bind(params, recheck))
+        return seen
     caller = await run_in_threadpool(_authenticate, state, secret)
     principal = await _merchant(state, caller, on_behalf_of)
     if caller.role is Role.MERCHANT:
         if len(state.seen_keys) >= 10_000:  # bounded: a key not seen again is dropped
             state.seen_keys.clear()
-        state.seen_keys[key_hash] = principal
+        state.seen_keys[hash_key(secret)] = principal
     return Authorized(principal)
+
+
+def known_merchant_key(state: AppState, secret: str) -> Authorized | None:
+    """A merchant key this process has seen valid, with the guard that checks it again
+    in the endpoint's transaction; None for a key not seen (authenticate it first)."""
+    key_hash = hash_key(secret)
+    seen = state.seen_keys.get(key_hash)
+    if seen is None:
+        return None
+
+    def recheck(conn: Connection) -> None:
+        try:
+            authenticate(conn, secret, state.clock.now())
+        except Unauthorized:
+            state.seen_keys.pop(key_hash, None)
+            raise
+
+    params = {"g_key_hash": key_hash, "g_now": state.clock.now()}
+    return Authorized(seen, KEY_STILL_VALID.bind(params, recheck))
 
 
 async def _courier(caller: Annotated[Principal, Depends(_caller)]) -> Principal:
