@@ -60,7 +60,7 @@ class Counts:
 
 def _count_psycopg(counts: Counts) -> None:
     """Wrap psycopg: every execute is a statement (an executemany counts its rows);
-    a round trip is a wait for the server outside pipeline mode, or a pipeline sync."""
+    a round trip is a wait on the socket outside pipeline mode, or a pipeline sync."""
     import psycopg
     from psycopg._pipeline_base import BasePipeline
 
@@ -80,10 +80,20 @@ def _count_psycopg(counts: Counts) -> None:
         counts.add(len(params_seq), 0)
         return executemany(self, query, params_seq, **k)
 
-    def counted_wait(self: Any, *a: Any, **k: Any) -> Any:
-        if self._pipeline is None:
-            counts.add(0, 1)
-        return wait(self, *a, **k)
+    def counted_wait(self: Any, gen: Any, *a: Any, **k: Any) -> Any:
+        if self._pipeline is not None:  # counted at the pipeline's syncs
+            return wait(self, gen, *a, **k)
+
+        def waits_for_server() -> Any:  # a round trip if the generator waits for I/O
+            try:
+                state = next(gen)
+                counts.add(0, 1)
+                while True:
+                    state = gen.send((yield state))
+            except StopIteration as stop:
+                return stop.value
+
+        return wait(self, waits_for_server(), *a, **k)
 
     def counted_sync(self: Any) -> Any:
         counts.add(0, 1)

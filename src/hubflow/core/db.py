@@ -24,7 +24,14 @@ try:
 except ImportError:  # pragma: no cover - Windows: threads still queue, processes do not
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["UnitOfWork", "is_postgres", "make_engine", "metadata", "pipelined"]
+__all__ = [
+    "BEGIN_PENDING",
+    "UnitOfWork",
+    "is_postgres",
+    "make_engine",
+    "metadata",
+    "pipelined",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,18 +47,28 @@ def is_postgres(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+# Set on the connection of a unit of work whose BEGIN waits for its first pipeline.
+BEGIN_PENDING = "hubflow_begin_pending"
+
+
 @contextmanager
 def pipelined(conn: Connection) -> Iterator[None]:
     """On PostgreSQL, send the statements run inside in one round trip (psycopg's
-    pipeline mode): each round trip costs more CPU than a small INSERT. Only for
-    writes whose results nobody reads (rowcounts read inside are -1); an error
-    surfaces when the block ends, still inside the transaction, which rolls back."""
+    pipeline mode): each round trip costs more CPU than a small INSERT. Results are
+    read after the block (rowcounts read inside are -1); an error surfaces when the
+    block ends, still inside the transaction, which rolls back. The first block of a
+    ``UnitOfWork(begin_in_pipeline=True)`` sends the transaction's BEGIN too."""
     if not is_postgres(conn):
         yield
         return
     driver = conn.connection.driver_connection
     assert driver is not None
     with driver.pipeline():
+        if conn.get_execution_options().get(BEGIN_PENDING):
+            # The connection is in autocommit mode (psycopg would send its own BEGIN
+            # with a sync, a round trip of its own): BEGIN goes with the statements.
+            driver.cursor().execute("BEGIN")
+            conn.execution_options(**{BEGIN_PENDING: False})
         yield
 
 
@@ -170,12 +187,17 @@ class UnitOfWork:
     """One transaction: commit on success, roll back on any exception.
 
     Side effects (waking the relay, metrics) run only after commit, through
-    ``after_commit`` callbacks.
+    ``after_commit`` callbacks. ``begin_in_pipeline``: on PostgreSQL, the BEGIN is
+    sent with the first ``pipelined`` block (one round trip less), which must hold
+    the transaction's first statement.
     """
 
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, readonly: bool = False, begin_in_pipeline: bool = False
+    ) -> None:
         self.engine = engine
         self.readonly = readonly
+        self.begin_in_pipeline = begin_in_pipeline
         self._after: list[Callable[[], None]] = []
         self._conn: Connection | None = None
 
@@ -212,6 +234,11 @@ class UnitOfWork:
                 # At READ COMMITTED every statement takes its own snapshot anyway, so a
                 # read-only transaction adds nothing but the BEGIN and COMMIT round trips.
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        elif self.begin_in_pipeline and is_postgres(conn):
+            # BEGIN goes with the first ``pipelined`` block's statements, which must come
+            # before any other (psycopg, in autocommit mode, sends no BEGIN of its own;
+            # COMMIT and ROLLBACK still go when the server says a transaction is open).
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT", **{BEGIN_PENDING: True})
         try:
             with conn.begin():
                 self._conn = conn

@@ -19,11 +19,17 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Insert
+from sqlalchemy import Connection, Insert, bindparam
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
 
-__all__ = ["Prepared"]
+from hubflow.core.db import BEGIN_PENDING
+
+__all__ = ["MAX_ROWS", "Prepared"]
+
+# Rows per multi-row INSERT: bounds the statements compiled per table (one per count)
+# and stays far below SQLite's limit on bound variables.
+MAX_ROWS = 64
 
 
 class Prepared:
@@ -72,21 +78,52 @@ class Prepared:
         """Run once; returns the DBAPI cursor (in a psycopg pipeline, its rows can be
         fetched once the pipeline has synced)."""
         compiled = self._compile(conn, tuple(params))
-        driver = conn.connection.driver_connection
-        assert driver is not None
+        driver = _driver(conn)
         cursor = driver.cursor()
         cursor.execute(*self._args(compiled, params))
         return cursor
 
     def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per row (all rows with the same keys); no results."""
+        """Run for every row (all with the same keys); no results. A plain INSERT sends
+        one statement with a VALUES row each (up to ``MAX_ROWS``): one execution in the
+        database, not one per row (compiled once per number of rows)."""
         if not rows:
             return
-        compiled = self._compile(conn, tuple(rows[0]))
+        keys = tuple(rows[0])
+        driver = _driver(conn)
+        if self._by_keys:
+            for start in range(0, len(rows), MAX_ROWS):
+                chunk = rows[start : start + MAX_ROWS]
+                compiled = self._multi_row(conn, keys, len(chunk))
+                flat = {f"r{i}_{k}": row[k] for i, row in enumerate(chunk) for k in keys}
+                driver.cursor().execute(*self._args(compiled, flat))
+            return
+        compiled = self._compile(conn, keys)
         assert not compiled.post_compile_params, "executemany takes no expanding binds"
         args = [self._args(compiled, r) for r in rows]
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
-        cursor.executemany(args[0][0], [a[1] for a in args])
-        cursor.close()
+        driver.cursor().executemany(args[0][0], [a[1] for a in args])
+
+    def _multi_row(self, conn: Connection, keys: tuple[str, ...], n: int) -> SQLCompiler:
+        cache_key = (conn.dialect.name, (*keys, f"*{n}"))
+        compiled = self._compiled.get(cache_key)
+        if compiled is None:
+            assert isinstance(self.statement, Insert)
+            table = self.statement.table
+            values = [
+                {k: bindparam(f"r{i}_{k}", type_=table.c[k].type) for k in keys} for i in range(n)
+            ]
+            built = self.statement.values(values).compile(dialect=conn.dialect)
+            assert isinstance(built, SQLCompiler)
+            compiled = built
+            with self._lock:
+                self._compiled[cache_key] = compiled
+        return compiled
+
+
+def _driver(conn: Connection) -> Any:
+    if conn.get_execution_options().get(BEGIN_PENDING):
+        # Outside the transaction (autocommit) otherwise: see UnitOfWork.
+        raise RuntimeError("the unit of work's first statement must be in a pipelined() block")
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver

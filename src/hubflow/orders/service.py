@@ -172,11 +172,13 @@ def _with_retries(
     retries: int,
     attempt: Callable[[UnitOfWork], Any],
     on_exhausted: Callable[[], Any],
+    *,
+    begin_in_pipeline: bool = False,
 ) -> Any:
     """Run ``attempt`` in a fresh transaction, again when it lost a stock race."""
     for _ in range(retries):
         try:
-            with UnitOfWork(engine) as uow:
+            with UnitOfWork(engine, begin_in_pipeline=begin_in_pipeline) as uow:
                 return attempt(uow)
         except inventory.ReservationRace:
             continue
@@ -292,7 +294,7 @@ def place_order(
         raise Conflict("stock is changing too fast; try again", code="stock_contention")
 
     try:
-        result: Placed = _with_retries(engine, retries, attempt, exhausted)
+        result: Placed = _with_retries(engine, retries, attempt, exhausted, begin_in_pipeline=True)
     except promise.PromiseConflict as exc:
         # Say what is available now, with a fresh quote to order on.
         fresh = promise.requote_details(engine, merchant_id, exc.request, now, config)
