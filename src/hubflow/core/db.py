@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 
+from hubflow.core.prepared import BEGIN_PENDING, pipelined
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: threads still queue, processes do not
@@ -45,31 +47,6 @@ metadata = MetaData(naming_convention=NAMING)
 
 def is_postgres(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
-
-
-# Set on the connection of a unit of work whose BEGIN waits for its first pipeline.
-BEGIN_PENDING = "hubflow_begin_pending"
-
-
-@contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, send the statements run inside in one round trip (psycopg's
-    pipeline mode): each round trip costs more CPU than a small INSERT. Results are
-    read after the block (rowcounts read inside are -1); an error surfaces when the
-    block ends, still inside the transaction, which rolls back. The first block of a
-    ``UnitOfWork(begin_in_pipeline=True)`` sends the transaction's BEGIN too."""
-    if not is_postgres(conn):
-        yield
-        return
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.pipeline():
-        if conn.get_execution_options().get(BEGIN_PENDING):
-            # The connection is in autocommit mode (psycopg would send its own BEGIN
-            # with a sync, a round trip of its own): BEGIN goes with the statements.
-            driver.cursor().execute("BEGIN")
-            conn.execution_options(**{BEGIN_PENDING: False})
-        yield
 
 
 def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:

@@ -166,6 +166,6 @@ def claim(
 
 
 def complete(conn: Connection, scope: str, key: str, status_code: int, response: Any) -> None:
-    _COMPLETE.execute(
+    _COMPLETE.write(
         conn, {"b_scope": scope, "b_key": key, "b_status": status_code, "b_response": response}
     )

@@ -393,7 +393,7 @@ def _insert_order(
         "created_at": now,
         "updated_at": now,
     }
-    _INSERT_ORDER.execute(conn, {**order, "version": 2})
+    _INSERT_ORDER.write(conn, {**order, "version": 2})
     _INSERT_LINES.executemany(
         conn,
         [
