@@ -88,7 +88,7 @@ class Prepared:
         _flush(conn)
         compiled = self._compile(conn, tuple(params))
         cursor = _driver(conn).cursor()
-        cursor.execute(*_args(compiled, params))
+        _run(conn, cursor, compiled, params)
         return cursor
 
     def write(self, conn: Connection, params: Mapping[str, Any]) -> None:
@@ -113,7 +113,7 @@ class Prepared:
             for start in range(0, len(rows), MAX_ROWS):
                 chunk = rows[start : start + MAX_ROWS]
                 compiled = self._multi_row(conn, keys, len(chunk))
-                driver.cursor().execute(*_args(compiled, _flat(chunk, keys, "r")))
+                _run(conn, driver.cursor(), compiled, _flat(chunk, keys, "r"))
             return
         compiled = self._compile(conn, keys)
         assert not compiled.post_compile_params, "executemany takes no expanding binds"
@@ -185,6 +185,16 @@ def _args(compiled: SQLCompiler, params: Mapping[str, Any]) -> tuple[str, Any]:
     return sql, values
 
 
+def _run(conn: Connection, cursor: Any, compiled: SQLCompiler, params: Mapping[str, Any]) -> None:
+    if conn.dialect.name == "postgresql":
+        # Prepared at once, not after psycopg's default of five runs per connection:
+        # these statements come back all the time, and a pool has many connections
+        # (planning an order's combined INSERT costs more than running it).
+        cursor.execute(*_args(compiled, params), prepare=True)
+    else:
+        cursor.execute(*_args(compiled, params))
+
+
 def _driver(conn: Connection) -> Any:
     if conn.get_execution_options().get(BEGIN_PENDING):
         # Outside the transaction (autocommit) otherwise: see UnitOfWork.
@@ -243,6 +253,6 @@ def _flush(conn: Connection) -> None:
         params: dict[str, Any] = {}
         for j, (p, rows) in enumerate(parts):
             params.update(_flat(rows, tuple(rows[0]), f"w{j}_") if p._by_keys else rows[0])
-        _driver(conn).cursor().execute(*_args(compiled, params))
+        _run(conn, _driver(conn).cursor(), compiled, params)
     finally:
         conn.execution_options(**{_BATCH: batch})
