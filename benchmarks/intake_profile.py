@@ -110,10 +110,12 @@ def _count_psycopg(counts: Counts) -> None:
     BasePipeline._exit_gen = counted_exit  # type: ignore[method-assign]
 
 
-def _count_sqlalchemy(engine: Any, counts: Counts) -> None:
-    @event.listens_for(engine, "before_cursor_execute")
-    def _before(_c: Any, _cur: Any, _stmt: Any, params: Any, _ctx: Any, many: bool) -> None:
-        counts.add(len(params) if many else 1, 0)
+def _count_sqlite(engine: Any, counts: Counts) -> None:
+    """Every statement SQLite runs (BEGIN and COMMIT too), on every connection."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(lambda _sql: counts.add(1, 0))
 
 
 def _generator(port: int, reqs: list[bytes], clients: int, duration: float, q: Any) -> None:
@@ -140,7 +142,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             _count_psycopg(counts)
         app = create_app(Settings())
         if kind == "sqlite":
-            _count_sqlalchemy(app.state.hubflow.engine, counts)
+            _count_sqlite(app.state.hubflow.engine, counts)
         port = free_port()
         config = uvicorn.Config(
             app, host="127.0.0.1", port=port, access_log=False, log_level="warning"

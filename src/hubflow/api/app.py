@@ -207,7 +207,7 @@ def create_app(
     )
     app.state.hubflow = state
     # Added first, so it runs inside RequestMiddleware (request id, metrics, body cap).
-    app.add_middleware(OrderIntakePath)
+    app.add_middleware(OrderIntakePath, concurrency=settings.intake_concurrency)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     _install_error_handlers(app)
 

@@ -17,6 +17,7 @@ parse or validate, a header out of the common shape. So every error answer
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -51,8 +52,10 @@ def error_response(exc: HubflowError) -> JSONResponse:
 class OrderIntakePath:
     """Pure ASGI (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, concurrency: int = 0) -> None:
         self.app = app
+        self.concurrency = concurrency
+        self._gate: asyncio.Semaphore | None = None  # made on the serving event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
@@ -67,7 +70,13 @@ class OrderIntakePath:
         state, authorized, order, key = request
         scope["route"] = _ROUTE  # what the router would set: the request metrics' label
         try:
-            placed = await run_in_threadpool(place, state, authorized, order, key)
+            if self.concurrency:
+                if self._gate is None:
+                    self._gate = asyncio.Semaphore(self.concurrency)
+                async with self._gate:  # first come, first served
+                    placed = await run_in_threadpool(place, state, authorized, order, key)
+            else:
+                placed = await run_in_threadpool(place, state, authorized, order, key)
             response: Response = order_response(placed)
         except HubflowError as exc:
             response = error_response(exc)
