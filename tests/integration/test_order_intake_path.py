@@ -12,11 +12,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
 
 from hubflow.api import order_intake
+from hubflow.api.app import create_app
+from hubflow.catalog.model import Role
+from hubflow.catalog.service import create_key
 from hubflow.catalog.store import api_keys_table
+from hubflow.core.clock import ManualClock
 from hubflow.core.db import UnitOfWork
+from hubflow.core.settings import Settings
 from tests.conftest import Api
 
 
@@ -117,3 +123,22 @@ def test_a_key_revoked_after_it_was_seen_is_refused_on_the_lean_path(
     # The first refusal came from the lean path; the key is forgotten, so the route
     # (which reads the key itself) gives the second.
     assert lean[1:] == [True, False]
+
+
+@pytest.mark.parametrize("concurrency", [0, 1])
+def test_the_lean_path_with_and_without_its_gate(
+    engine: Engine, clock: ManualClock, concurrency: int, lean: list[bool]
+) -> None:
+    app = create_app(
+        Settings(intake_concurrency=concurrency), engine=engine, clock=clock, run_relay=False
+    )
+    with UnitOfWork(engine) as uow:
+        operator, _ = create_key(uow, Role.OPERATOR, None, "tests", clock.now())
+    with TestClient(app) as client:
+        api = Api(client, engine, clock, operator.secret)
+        m, product = _world(api)
+        body = api.order_body([(product, 1)])
+        for key in ("a", "b", "c"):
+            r = client.post("/v1/orders", json=body, headers={**m, "Idempotency-Key": key})
+            assert r.status_code == 201, r.text
+    assert lean == [False, True, True]

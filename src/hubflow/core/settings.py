@@ -33,7 +33,7 @@ class Settings(BaseSettings):
 
     # order intake
     intake_concurrency: int = Field(
-        default=0,
+        default=4,
         ge=0,
         le=200,
         description="orders placed at once per process on the lean path (0: no limit); "
