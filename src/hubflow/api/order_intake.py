@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 from typing import Any
 
 import orjson
@@ -55,7 +56,9 @@ class OrderIntakePath:
     def __init__(self, app: ASGIApp, concurrency: int = 0) -> None:
         self.app = app
         self.concurrency = concurrency
-        self._gate: asyncio.Semaphore | None = None  # made on the serving event loop
+        # One gate per event loop (a semaphore belongs to the loop it first waits on).
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._gates = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
@@ -71,9 +74,10 @@ class OrderIntakePath:
         scope["route"] = _ROUTE  # what the router would set: the request metrics' label
         try:
             if self.concurrency:
-                if self._gate is None:
-                    self._gate = asyncio.Semaphore(self.concurrency)
-                async with self._gate:  # first come, first served
+                loop = asyncio.get_running_loop()
+                if (gate := self._gates.get(loop)) is None:
+                    gate = self._gates[loop] = asyncio.Semaphore(self.concurrency)
+                async with gate:  # first come, first served
                     placed = await run_in_threadpool(place, state, authorized, order, key)
             else:
                 placed = await run_in_threadpool(place, state, authorized, order, key)
