@@ -19,6 +19,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from hubflow import __version__
 from hubflow.api.deps import AppState
 from hubflow.api.observability import RequestMiddleware, configure_logging
+from hubflow.api.order_intake import OrderIntakePath, error_response
 from hubflow.api.schemas import ErrorOut
 from hubflow.core.clock import Clock, SystemClock
 from hubflow.core.db import make_engine
@@ -74,7 +75,7 @@ _HTTP_CODES = {
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubflowError)
     async def hubflow_error(_: Request, exc: HubflowError) -> JSONResponse:
-        return JSONResponse(exc.to_json(), status_code=exc.status_code)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -208,6 +209,8 @@ def create_app(
         },
     )
     app.state.hubflow = state
+    # Added first, so it runs inside RequestMiddleware (request id, metrics, body cap).
+    app.add_middleware(OrderIntakePath, concurrency=settings.intake_concurrency)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     # JSON, scripts and styles go gzipped (the dashboard's 200 KB poll shrinks about
     # tenfold). Not HTML: pages carry the CSRF token next to text a visitor can put there

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -14,10 +13,11 @@ from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from hubflow.catalog.model import Role, hash_key
-from hubflow.catalog.service import Principal, authenticate, get_merchant
+from hubflow.catalog.service import KEY_STILL_VALID, Principal, authenticate, get_merchant
 from hubflow.core.clock import Clock
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Forbidden, NotFound, Unauthorized
+from hubflow.core.idempotency import BoundGuard
 from hubflow.core.ids import is_valid_id
 from hubflow.core.settings import Settings
 from hubflow.web.accounts import SESSION_COOKIE, session_user
@@ -31,6 +31,8 @@ __all__ = [
     "OperatorCaller",
     "State",
     "get_state",
+    "known_merchant_key",
+    "secret_of",
 ]
 
 
@@ -68,10 +70,15 @@ def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
         raise Unauthorized(
             "send an API key as 'Authorization: Bearer <key>'", code="missing_api_key"
         )
-    secret = credentials.credentials
-    if len(secret) > 200 or not secret.isascii():
+    secret = secret_of(credentials.credentials)
+    if secret is None:
         raise Unauthorized("unknown API key", code="invalid_api_key")
     return secret
+
+
+def secret_of(credentials: str) -> str | None:
+    """The bearer credentials as a key to look up, or None if they cannot be one."""
+    return None if len(credentials) > 200 or not credentials.isascii() else credentials
 
 
 def _authenticate(state: AppState, secret: str) -> Principal:
@@ -156,11 +163,12 @@ def _merchant_exists(state: AppState, merchant_id: str) -> bool:
 
 @dataclass(frozen=True)
 class Authorized:
-    """A merchant principal; ``recheck``, when set, must run inside the endpoint's
-    transaction (before anything else) to confirm the key is still valid."""
+    """A merchant principal; ``guard``, when set, must go into the claim of the
+    endpoint's Idempotency-Key (its transaction's first statement) to confirm that the
+    key is still valid."""
 
     principal: Principal
-    recheck: Callable[[Connection], None] | None = None
+    guard: BoundGuard | None = None
 
 
 async def _merchant_rechecked(
@@ -170,32 +178,42 @@ async def _merchant_rechecked(
     on_behalf_of: OnBehalfOf = None,
 ) -> Authorized:
     """``_merchant`` for hot endpoints: a merchant key this process has seen valid costs
-    no thread hop and no connection here; the endpoint reads the key again in its own
+    no thread hop and no connection here; the endpoint checks the key again in its own
     transaction, so a revocation (by any process) still takes effect at once."""
     token = request.cookies.get(SESSION_COOKIE) if credentials is None else None
     if token:
         by_session = await run_in_threadpool(_session_principal, state, request, token)
         return Authorized(await _merchant(state, by_session, on_behalf_of))
     secret = _secret(credentials)
-    key_hash = hash_key(secret)
-    seen = state.seen_keys.get(key_hash)
+    seen = known_merchant_key(state, secret)
     if seen is not None:
-
-        def recheck(conn: Connection) -> None:
-            try:
-                authenticate(conn, secret, state.clock.now())
-            except Unauthorized:
-                state.seen_keys.pop(key_hash, None)
-                raise
-
-        return Authorized(seen, recheck)
+        return seen
     caller = await run_in_threadpool(_authenticate, state, secret)
     principal = await _merchant(state, caller, on_behalf_of)
     if caller.role is Role.MERCHANT:
         if len(state.seen_keys) >= 10_000:  # bounded: a key not seen again is dropped
             state.seen_keys.clear()
-        state.seen_keys[key_hash] = principal
+        state.seen_keys[hash_key(secret)] = principal
     return Authorized(principal)
+
+
+def known_merchant_key(state: AppState, secret: str) -> Authorized | None:
+    """A merchant key this process has seen valid, with the guard that checks it again
+    in the endpoint's transaction; None for a key not seen (authenticate it first)."""
+    key_hash = hash_key(secret)
+    seen = state.seen_keys.get(key_hash)
+    if seen is None:
+        return None
+
+    def recheck(conn: Connection) -> None:
+        try:
+            authenticate(conn, secret, state.clock.now())
+        except Unauthorized:
+            state.seen_keys.pop(key_hash, None)
+            raise
+
+    params = {"g_key_hash": key_hash, "g_now": state.clock.now()}
+    return Authorized(seen, KEY_STILL_VALID.bind(params, recheck))
 
 
 async def _courier(caller: Annotated[Principal, Depends(_caller)]) -> Principal:

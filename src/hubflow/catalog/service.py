@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hubflow.catalog.model import NewKey, Product, Role, generate_key, hash_key
@@ -19,9 +19,12 @@ from hubflow.catalog.store import (
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, NotFound, Unauthorized
 from hubflow.core.events import Event, record
+from hubflow.core.idempotency import Guard
 from hubflow.core.ids import new_id
+from hubflow.core.types import UTCDateTime
 
 __all__ = [
+    "KEY_STILL_VALID",
     "Principal",
     "authenticate",
     "create_key",
@@ -149,6 +152,21 @@ _KEY_BY_HASH = select(
 # (...)" SQLite picks the (merchant_id, sku) index and scans all the merchant's products.
 _PRODUCTS_BY_ID = select(products_table).where(
     products_table.c.id.in_(bindparam("b_ids", expanding=True)),
+)
+
+
+# The key is known, not revoked and not expired, as a condition an endpoint folds into
+# its transaction's first statement (the claim of its Idempotency-Key) instead of
+# reading the key in a statement of its own; ``authenticate`` says why when it fails.
+KEY_STILL_VALID = Guard(
+    exists().where(
+        api_keys_table.c.key_hash == bindparam("g_key_hash"),
+        api_keys_table.c.revoked_at.is_(None),
+        or_(
+            api_keys_table.c.expires_at.is_(None),
+            api_keys_table.c.expires_at > bindparam("g_now", type_=UTCDateTime()),
+        ),
+    )
 )
 
 

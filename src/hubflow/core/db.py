@@ -19,12 +19,21 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 
+from hubflow.core.prepared import BEGIN_PENDING, pipelined
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: threads still queue, processes do not
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["UnitOfWork", "is_postgres", "make_engine", "metadata", "pipelined"]
+__all__ = [
+    "BEGIN_PENDING",
+    "UnitOfWork",
+    "is_postgres",
+    "make_engine",
+    "metadata",
+    "pipelined",
+]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -38,21 +47,6 @@ metadata = MetaData(naming_convention=NAMING)
 
 def is_postgres(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "postgresql"
-
-
-@contextmanager
-def pipelined(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, send the statements run inside in one round trip (psycopg's
-    pipeline mode): each round trip costs more CPU than a small INSERT. Only for
-    writes whose results nobody reads (rowcounts read inside are -1); an error
-    surfaces when the block ends, still inside the transaction, which rolls back."""
-    if not is_postgres(conn):
-        yield
-        return
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.pipeline():
-        yield
 
 
 def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
@@ -170,12 +164,17 @@ class UnitOfWork:
     """One transaction: commit on success, roll back on any exception.
 
     Side effects (waking the relay, metrics) run only after commit, through
-    ``after_commit`` callbacks.
+    ``after_commit`` callbacks. ``begin_in_pipeline``: on PostgreSQL, the BEGIN is
+    sent with the first ``pipelined`` block (one round trip less), which must hold
+    the transaction's first statement.
     """
 
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, readonly: bool = False, begin_in_pipeline: bool = False
+    ) -> None:
         self.engine = engine
         self.readonly = readonly
+        self.begin_in_pipeline = begin_in_pipeline
         self._after: list[Callable[[], None]] = []
         self._conn: Connection | None = None
 
@@ -212,6 +211,11 @@ class UnitOfWork:
                 # At READ COMMITTED every statement takes its own snapshot anyway, so a
                 # read-only transaction adds nothing but the BEGIN and COMMIT round trips.
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        elif self.begin_in_pipeline and is_postgres(conn):
+            # BEGIN goes with the first ``pipelined`` block's statements, which must come
+            # before any other (psycopg, in autocommit mode, sends no BEGIN of its own;
+            # COMMIT and ROLLBACK still go when the server says a transaction is open).
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT", **{BEGIN_PENDING: True})
         try:
             with conn.begin():
                 self._conn = conn

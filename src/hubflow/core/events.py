@@ -15,6 +15,7 @@ from sqlalchemy import Column, Connection, Index, String, Table, insert
 
 from hubflow.core.db import metadata
 from hubflow.core.ids import new_id
+from hubflow.core.prepared import Prepared
 from hubflow.core.types import JsonType, UTCDateTime
 
 __all__ = ["Event", "events_table", "record"]
@@ -31,6 +32,9 @@ events_table = Table(
     Column("dispatched_at", UTCDateTime(), nullable=True),
     Index("ix_events_dispatch", "dispatched_at", "id"),
 )
+
+
+_INSERT = Prepared(insert(events_table))
 
 
 @dataclass(frozen=True)
@@ -57,5 +61,5 @@ def record(conn: Connection, events: list[Event], now: datetime) -> list[str]:
         }
         for e in events
     ]
-    conn.execute(insert(events_table), rows)
+    _INSERT.executemany(conn, rows)
     return [str(r["id"]) for r in rows]

@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = Field(default=2.0, gt=0)
     webhook_backoff_max_s: float = Field(default=3600.0, gt=0)
 
+    # order intake
+    intake_concurrency: int = Field(
+        default=4,
+        ge=0,
+        le=200,
+        description="orders placed at once per process on the lean path (0: no limit); "
+        "the rest wait their turn on the event loop instead of in the GIL and on row locks",
+    )
+
     # inventory
     hold_ttl_default_s: int = Field(default=900, ge=1)
     sourcing_retries: int = Field(default=3, ge=1, le=10)

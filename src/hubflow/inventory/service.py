@@ -20,6 +20,7 @@ from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.events import Event, record
 from hubflow.core.ids import new_id
+from hubflow.core.prepared import Prepared
 from hubflow.core.upsert import insert_on_conflict
 from hubflow.inventory.model import (
     AdjustmentReason,
@@ -32,6 +33,7 @@ from hubflow.inventory.model import (
 from hubflow.inventory.store import movements_table, reservations_table, stock_table
 
 __all__ = [
+    "PendingStock",
     "Released",
     "ReservationRace",
     "adjust",
@@ -45,6 +47,7 @@ __all__ = [
     "record_reservations",
     "release_owner",
     "reserve",
+    "send_stock_updates",
     "ship_owner",
     "take_stock",
     "transfer_owner",
@@ -68,6 +71,10 @@ class Released:
     quantity: int
     owner_id: str
     merchant_id: str
+
+
+_INSERT_MOVEMENTS = Prepared(insert(movements_table))
+_INSERT_RESERVATIONS = Prepared(insert(reservations_table))
 
 
 def _movements(
@@ -99,8 +106,7 @@ def _movements(
                 "created_at": now,
             }
         )
-    if rows:
-        conn.execute(insert(movements_table), rows)
+    _INSERT_MOVEMENTS.executemany(conn, rows)
 
 
 def position(conn: Connection, hub_id: str, product_id: str) -> Position:
@@ -257,7 +263,9 @@ _AVAILABLE = select(
 )
 
 # The invariant lives in the WHERE clause: the row changes only if enough is free.
-_RESERVE = (
+# RETURNING, not rowcount, says whether it did: in a psycopg pipeline the row comes
+# back with the sync, and drivers agree on it.
+_RESERVE = Prepared(
     update(stock_table)
     .where(
         stock_table.c.hub_id == bindparam("b_hub"),
@@ -270,6 +278,7 @@ _RESERVE = (
         reserved=stock_table.c.reserved + bindparam("b_qty"),
         updated_at=bindparam("b_now", type_=stock_table.c.updated_at.type),
     )
+    .returning(stock_table.c.reserved)
 )
 
 
@@ -329,8 +338,8 @@ def record_reservations(
         raise InvalidInput("quantities must be positive", code="invalid_quantity")
     ordered = sorted(requests, key=lambda r: (r.hub_id, r.product_id))
     ids = [new_id("res") for _ in ordered]
-    conn.execute(
-        insert(reservations_table),
+    _INSERT_RESERVATIONS.executemany(
+        conn,
         [
             {
                 "id": rid,
@@ -365,24 +374,46 @@ def take_stock(
     now: datetime,
     floors: Mapping[str, int] | None = None,
 ) -> None:
-    """The second half of ``reserve``: the conditional UPDATEs, in (hub, product) order."""
-    failed = []
+    """The second half of ``reserve``: the conditional UPDATEs, in (hub, product) order;
+    raises ReservationRace if any found too little free stock."""
+    send_stock_updates(conn, merchant_id, requests, now, floors).confirm()
+
+
+@dataclass(frozen=True)
+class PendingStock:
+    """Stock UPDATEs sent, their answers not read yet (``send_stock_updates``)."""
+
+    sent: list[tuple[StockRequest, Any]]
+
+    def confirm(self) -> None:
+        """Raise ReservationRace (the caller rolls back) unless every UPDATE took."""
+        failed = [r for r, cursor in self.sent if not cursor.fetchall()]
+        if failed:
+            raise ReservationRace(failed)
+
+
+def send_stock_updates(
+    conn: Connection,
+    merchant_id: str,
+    requests: list[StockRequest],
+    now: datetime,
+    floors: Mapping[str, int] | None = None,
+) -> PendingStock:
+    """``take_stock`` in two steps, so that inside a psycopg pipeline the UPDATEs go in
+    the same round trip as the writes before them: the caller must ``confirm()`` the
+    result (after the pipeline) before it commits."""
+    sent = []
     for r in sorted(requests, key=lambda r: (r.hub_id, r.product_id)):
-        res = conn.execute(
-            _RESERVE,
-            {
-                "b_hub": r.hub_id,
-                "b_product": r.product_id,
-                "b_merchant": merchant_id,
-                "b_qty": r.quantity,
-                "b_floor": floors.get(r.hub_id, 0) if floors else 0,
-                "b_now": now,
-            },
-        )
-        if res.rowcount != 1:
-            failed.append(r)
-    if failed:
-        raise ReservationRace(failed)
+        params = {
+            "b_hub": r.hub_id,
+            "b_product": r.product_id,
+            "b_merchant": merchant_id,
+            "b_qty": r.quantity,
+            "b_floor": floors.get(r.hub_id, 0) if floors else 0,
+            "b_now": now,
+        }
+        sent.append((r, _RESERVE.execute(conn, params)))
+    return PendingStock(sent)
 
 
 def _close_reservations(

@@ -6,9 +6,16 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
 
-from hubflow.api.deps import MerchantCaller, MerchantRechecked, OperatorCaller, State
+from hubflow.api.deps import (
+    AppState,
+    Authorized,
+    MerchantCaller,
+    MerchantRechecked,
+    OperatorCaller,
+    State,
+)
 from hubflow.api.observability import ORDERS_PLACED, STOCK_CONFLICTS
 from hubflow.api.pagination import Cursor, Limit, decode_cursor, page
 from hubflow.api.schemas import Page, PathId, RefId, Strict, text
@@ -208,9 +215,18 @@ def post_order(
     body: OrderIn,
     state: State,
     authorized: MerchantRechecked,
-    response: Response,
     idempotency_key: IdempotencyKey,
-) -> Any:
+) -> Response:
+    # POST /v1/orders usually takes the lean path (hubflow.api.order_intake), which
+    # calls the two functions below as this does; this route serves the rest (first
+    # use of a key, sessions, operators, bad input) and documents the endpoint.
+    return order_response(place(state, authorized, body, idempotency_key))
+
+
+def place(
+    state: AppState, authorized: Authorized, body: OrderIn, idempotency_key: str
+) -> service.Placed:
+    """Place the order (a replay if the key was used with this body before)."""
     caller = authorized.principal
     assert caller.merchant_id is not None
     fingerprint = idempotency.body_fingerprint("POST", "/v1/orders", body.model_dump(mode="json"))
@@ -226,17 +242,29 @@ def post_order(
             retries=state.settings.sourcing_retries,
             after_commit=state.poke_relay,
             promise_config=promise_config(state.settings),
-            authorize=authorized.recheck,
+            guard=authorized.guard,
         )
     except InsufficientStock:
         STOCK_CONFLICTS.inc()
         raise
-    if placed.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    else:
+    if not placed.replayed:
         ORDERS_PLACED.labels(str(placed.body["split"]).lower()).inc()
-    response.status_code = placed.status_code
-    return placed.body
+    return placed
+
+
+_ORDER_OUT: TypeAdapter[OrderOut] = TypeAdapter(OrderOut)
+
+
+def order_response(placed: service.Placed) -> Response:
+    """The order as FastAPI would send it for ``response_model=OrderOut`` (validated,
+    then dumped by pydantic), built here so both paths answer byte for byte alike."""
+    content = _ORDER_OUT.dump_json(_ORDER_OUT.validate_python(placed.body))
+    return Response(
+        content,
+        status_code=placed.status_code,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"} if placed.replayed else None,
+    )
 
 
 @router.get("/orders", response_model=Page[OrderOut])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from hubflow.core.errors import Conflict, InsufficientStock, InvalidInput, NotFo
 from hubflow.core.events import Event, record
 from hubflow.core.geo import LatLng
 from hubflow.core.ids import new_id
+from hubflow.core.prepared import Prepared
 from hubflow.inventory import service as inventory
 from hubflow.inventory.model import StockRequest
 from hubflow.inventory.store import reservations_table, stock_table
@@ -92,7 +93,7 @@ def _refuse_unknown(wanted: dict[str, int], known: Iterable[str]) -> None:
 # Order intake's one read: which products are the merchant's (by primary key, the tenant
 # checked on the rows, as in catalog.products_by_id), what every hub has of them, and the
 # network's revision token, so that the hub index needs no round trip of its own.
-_INTAKE = (
+_INTAKE = Prepared(
     select(
         products_table.c.id,
         products_table.c.merchant_id,
@@ -121,21 +122,24 @@ def _source(
     wanted: dict[str, int],
     dest: LatLng,
     now: datetime,
+    rows: Iterable[Sequence[Any]] | None = None,
 ) -> tuple[list[StockRequest], dict[str, int]]:
     """Orders without a quote: no promise to keep, so no time or slot constraints; stock
     is counted net of each hub's safety stock. Checks the products are the merchant's.
-    Returns the plan and the safety stock per hub (``floors``) to reserve with."""
-    rows = [
-        r for r in conn.execute(_INTAKE, {"b_ids": sorted(wanted)}) if r.merchant_id == merchant_id
-    ]
-    _refuse_unknown(wanted, {r.id for r in rows})
+    Returns the plan and the safety stock per hub (``floors``) to reserve with.
+    ``rows``: the answer of ``_send_intake_read``, if the caller sent it already."""
+    if rows is None:
+        rows = _send_intake_read(conn, wanted).fetchall()
+    # (product, merchant, hub, available, network revision), the merchant's products only
+    mine = [r for r in rows if r[1] == merchant_id]
+    _refuse_unknown(wanted, {r[0] for r in mine})
     # The hubs, parsed once per process rather than read on every order.
-    index = hub_index(conn, (rows[0].network or "") if rows else None)
+    index = hub_index(conn, (mine[0][4] or "") if mine else None)
     floors = {h: n for h, n in index.floors.items() if n > 0}
     available: dict[str, dict[str, int]] = {}
-    for r in rows:
-        if r.hub_id is not None and (units := r.available - floors.get(r.hub_id, 0)) > 0:
-            available.setdefault(r.hub_id, {})[r.id] = units
+    for product_id, _, hub_id, units, _ in mine:
+        if hub_id is not None and (units := units - floors.get(hub_id, 0)) > 0:
+            available.setdefault(hub_id, {})[product_id] = units
     serving = [(e, km) for e, km in index.serving(dest) if e.ships]
     if not serving:
         raise InvalidInput("no hub serves this delivery address", code="outside_service_area")
@@ -158,16 +162,23 @@ def _source(
     return plan, floors
 
 
+def _send_intake_read(conn: Connection, wanted: dict[str, int]) -> Any:
+    """Send order intake's one read; returns the DBAPI cursor to fetch it from."""
+    return _INTAKE.execute(conn, {"b_ids": sorted(wanted)})
+
+
 def _with_retries(
     engine: Engine,
     retries: int,
     attempt: Callable[[UnitOfWork], Any],
     on_exhausted: Callable[[], Any],
+    *,
+    begin_in_pipeline: bool = False,
 ) -> Any:
     """Run ``attempt`` in a fresh transaction, again when it lost a stock race."""
     for _ in range(retries):
         try:
-            with UnitOfWork(engine) as uow:
+            with UnitOfWork(engine, begin_in_pipeline=begin_in_pipeline) as uow:
                 return attempt(uow)
         except inventory.ReservationRace:
             continue
@@ -186,10 +197,11 @@ def place_order(
     retries: int = 3,
     after_commit: Callable[[], None] | None = None,
     promise_config: PromiseConfig | None = None,
-    authorize: Callable[[Connection], None] | None = None,
+    guard: idempotency.BoundGuard | None = None,
 ) -> Placed:
-    """``authorize`` runs first in the transaction (raising to refuse): the API checks
-    there that the caller's key is still valid without a transaction of its own."""
+    """``guard`` goes into the idempotency key's claim, the transaction's first
+    statement: the API checks there that the caller's key is still valid, without a
+    statement or a transaction of its own."""
     wanted = req.quantities()
     config = promise_config or PromiseConfig()
 
@@ -209,9 +221,13 @@ def place_order(
 
     def attempt(uow: UnitOfWork) -> Placed:
         conn = uow.conn
-        if authorize is not None:
-            authorize(conn)
-        stored = idempotency.claim(conn, idem_scope, idem_key, fingerprint, now)
+        plain = req.quote_id is None and req.hold_id is None
+        # One round trip on PostgreSQL: BEGIN, the key's claim (which also checks the
+        # caller's API key, through ``guard``) and, for a plain order, the intake read.
+        with pipelined(conn):
+            claim = idempotency.Claim(conn, idem_scope, idem_key, fingerprint, now, guard)
+            intake = _send_intake_read(conn, wanted) if plain else None
+        stored = claim.result()
         if stored is not None:
             return Placed(stored.status_code, stored.response, replayed=True)
         order_id = new_id("ord")
@@ -225,8 +241,14 @@ def place_order(
             _check_products(conn, merchant_id, wanted)
             plan = _take_hold(uow, merchant_id, req.hold_id, order_id, wanted, now)
         else:
-            plan, floors = _source(conn, merchant_id, wanted, req.destination, now)
-        with pipelined(conn):  # plain inserts: one round trip for all of them
+            assert intake is not None
+            rows = intake.fetchall()
+            plan, floors = _source(conn, merchant_id, wanted, req.destination, now, rows)
+        stock: inventory.PendingStock | None = None
+        # The writes in one round trip on PostgreSQL: plain inserts, then (last, so the
+        # stock rows stay locked only until the commit right after) the conditional
+        # stock UPDATEs, whose answers are read once the pipeline has synced.
+        with pipelined(conn):
             body = _insert_order(
                 conn, merchant_id, order_id, req, plan, now, quoted.promise if quoted else None
             )
@@ -243,10 +265,9 @@ def place_order(
                 idempotency.complete(conn, idem_scope, idem_key, 201, body)
             if req.hold_id is None:
                 inventory.record_reservations(conn, merchant_id, order_id, plan, now)
-        if req.hold_id is None:
-            # Last, so the stock rows stay locked only until the commit right after;
-            # a lost race raises and rolls the whole transaction back.
-            inventory.take_stock(conn, merchant_id, plan, now, floors)
+                stock = inventory.send_stock_updates(conn, merchant_id, plan, now, floors)
+        if stock is not None:
+            stock.confirm()  # a lost race raises and rolls the whole transaction back
         if quoted is not None:
             # Slots after stock, both in sorted order: all or nothing, never a deadlock.
             promise.book_slots(conn, merchant_id, order_id, quoted.slots, now)
@@ -273,7 +294,7 @@ def place_order(
         raise Conflict("stock is changing too fast; try again", code="stock_contention")
 
     try:
-        result: Placed = _with_retries(engine, retries, attempt, exhausted)
+        result: Placed = _with_retries(engine, retries, attempt, exhausted, begin_in_pipeline=True)
     except promise.PromiseConflict as exc:
         # Say what is available now, with a fresh quote to order on.
         fresh = promise.requote_details(engine, merchant_id, exc.request, now, config)
@@ -345,7 +366,9 @@ def _event_payload(body: dict[str, Any], status: str) -> dict[str, Any]:
     }
 
 
-_INSERT_ORDER = insert(orders_table)
+_INSERT_ORDER = Prepared(insert(orders_table))
+_INSERT_LINES = Prepared(insert(order_lines_table))
+_INSERT_SHIPMENTS = Prepared(insert(shipments_table))
 
 
 def _insert_order(
@@ -370,9 +393,9 @@ def _insert_order(
         "created_at": now,
         "updated_at": now,
     }
-    conn.execute(_INSERT_ORDER, {**order, "version": 2})
-    conn.execute(
-        insert(order_lines_table),
+    _INSERT_ORDER.write(conn, {**order, "version": 2})
+    _INSERT_LINES.executemany(
+        conn,
         [
             {
                 "id": new_id("oln"),
@@ -406,7 +429,7 @@ def _insert_order(
         }
         for h in hubs
     ]
-    conn.execute(insert(shipments_table), shipments)
+    _INSERT_SHIPMENTS.executemany(conn, shipments)
     return _order_json(
         order,
         [{"product_id": p, "quantity": q} for p, q in req.lines],
