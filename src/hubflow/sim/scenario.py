@@ -18,6 +18,7 @@ from typing import Any
 
 from hubflow.delivery.fleet import Mode
 from hubflow.network.model import HubKind
+from hubflow.promise.model import HubPromise
 
 __all__ = [
     "Area",
@@ -242,6 +243,9 @@ class HubPlan:
     pickup_only: bool
     fleet: dict[str, int]
     staff: Staff
+    # The hub's promise settings as the operator API takes them (capacity per option and
+    # slot, cutoffs, windows); empty: the platform's defaults.
+    promise: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HubPlan:
@@ -253,6 +257,11 @@ class HubPlan:
         bad = sorted(set(fleet) - set(FLEET_MODES))
         if bad:
             raise ScenarioError(f"hub {d['key']}: unknown modes {bad}; known {FLEET_MODES}")
+        promise = d.get("promise", {})
+        try:
+            HubPromise.from_json(promise)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ScenarioError(f"hub {d['key']}: promise: {exc}") from exc
         return cls(
             key=str(d["key"]),
             name=str(d.get("name", d["key"])),
@@ -264,6 +273,7 @@ class HubPlan:
             pickup_only=bool(d.get("pickup_only", False)),
             fleet=fleet,
             staff=Staff.from_dict(d.get("staff", {})),
+            promise=dict(promise),
         )
 
 
