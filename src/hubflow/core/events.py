@@ -33,6 +33,9 @@ events_table = Table(
 )
 
 
+_INSERT = insert(events_table)  # built once: every state change writes here
+
+
 @dataclass(frozen=True)
 class Event:
     type: str
@@ -57,5 +60,5 @@ def record(conn: Connection, events: list[Event], now: datetime) -> list[str]:
         }
         for e in events
     ]
-    conn.execute(insert(events_table), rows)
+    conn.execute(_INSERT, rows)
     return [str(r["id"]) for r in rows]
