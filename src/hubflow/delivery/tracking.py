@@ -94,7 +94,13 @@ def track(
     details = details or {}
     conn.execute(
         _TRACK,
-        {"id": new_id("trk"), "shipment_id": ship["id"], "kind": kind, "at": now, "details": details},
+        {
+            "id": new_id("trk"),
+            "shipment_id": ship["id"],
+            "kind": kind,
+            "at": now,
+            "details": details,
+        },
     )
     payload = {
         "shipment": {
