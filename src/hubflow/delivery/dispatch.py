@@ -236,20 +236,6 @@ def _must_go(snap: Snapshot, p: Parcel, cfg: DispatchConfig) -> bool:
     return leave_next + drive > p.window[1]
 
 
-def _in_reach(snap: Snapshot) -> list[Parcel]:
-    """The parcels some shift in the snapshot could still deliver: a parcel whose window
-    opens after every shift known has ended (tomorrow's next-day parcels tonight) waits
-    for the next epoch without being planned. The twin's 30-hub day found every epoch
-    planning thousands of them (each priced against every other, planned, refused and
-    written back); with no shift known at all, every parcel is planned as before."""
-    ends = [f.end for f in snap.free] + [u.free.end for u in snap.under_way]
-    ends += [f.end for f in snap.gig]
-    if not ends:
-        return snap.parcels
-    last = max(ends)
-    return [p for p in snap.parcels if p.window[0] < last]
-
-
 def _greedy(
     snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
 ) -> set[str]:
@@ -605,7 +591,7 @@ def run_epoch(
     with UnitOfWork(engine, readonly=True) as uow:
         snap = read_snapshot(uow.conn, region, now, cfg, history=cfg.policy == "sampling")
     run = RunSummary(new_id("dsp"), region, cfg.policy, parcels=len(snap.parcels))
-    chosen = POLICIES[cfg.policy](snap, _in_reach(snap), cfg, travel)
+    chosen = POLICIES[cfg.policy](snap, snap.parcels, cfg, travel)
     go = [p for p in snap.parcels if p.id in chosen]
     run.dispatched, run.postponed = len(go), len(snap.parcels) - len(go)
     model = _Model(snap, snap.free, snap.under_way, go, travel)
