@@ -3,6 +3,7 @@ conservation of orders, stock and money; determinism; the served results."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,11 @@ from hubflow.api.app import create_app
 from hubflow.core.db import UnitOfWork
 from hubflow.core.settings import Settings
 from hubflow.fulfillment.store import asns_table, cartons_table, pick_tasks_table, waves_table
+from hubflow.promise.model import PromiseConfig
+from hubflow.promise.service import get_hub_promise
 from hubflow.sim.run import fresh_database, run_on, simulate
 from hubflow.sim.scenario import Scenario
+from hubflow.sim.world import build
 from tests.twin_scenarios import tiny
 
 OUTCOMES = {
@@ -103,3 +107,16 @@ def test_the_platform_serves_the_last_run(tmp_path: Path, present: bool) -> None
     else:
         assert results.status_code == report.status_code == 404
         assert results.json()["error"]["code"] == "twin_not_run"
+
+
+def test_a_hubs_promise_settings_reach_the_promise_engine(engine: Engine) -> None:
+    data = tiny(orders=5)
+    data["hubs"][0]["promise"] = {"capacity": {"express_2h": 77}}
+    sc = Scenario.from_dict(data)
+    w = build(engine, sc, datetime(2026, 11, 24, 12, tzinfo=UTC))
+    with UnitOfWork(engine, readonly=True) as uow:
+        got = get_hub_promise(uow.conn, w.hub_ids[sc.hubs[0].key], PromiseConfig())
+        other = get_hub_promise(uow.conn, w.hub_ids[sc.hubs[1].key], PromiseConfig())
+    assert got["capacity"]["express_2h"] == 77
+    assert got["capacity"]["same_day"] == other["capacity"]["same_day"] == 200  # defaults
+    assert other["capacity"]["express_2h"] == 20

@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, update
 
 from hubflow.catalog.model import Role
 from hubflow.catalog.service import Principal
@@ -88,18 +88,40 @@ def _courier(conn: Connection, who: Principal, courier_id: str) -> dict[str, Any
     return dict(row._mapping)
 
 
+# The courier flows' reads and the stop's move, built once: every load, arrival and
+# delivery runs them (the twin's profile had building statements cost more than running).
+_ROUTE = select(routes_table).where(routes_table.c.id == bindparam("b_id"))
+_STOP = select(route_stops_table).where(
+    route_stops_table.c.id == bindparam("b_id"),
+    route_stops_table.c.route_id == bindparam("b_route"),
+)
+_STOPS = (
+    select(route_stops_table)
+    .where(route_stops_table.c.route_id == bindparam("b_route"))
+    .order_by(route_stops_table.c.seq)
+)
+_HUB = select(hubs_table.c.name, hubs_table.c.lat, hubs_table.c.lng).where(
+    hubs_table.c.id == bindparam("b_id")
+)
+_MOVE_STOP = (
+    update(route_stops_table)
+    .where(
+        route_stops_table.c.id == bindparam("b_id"),
+        route_stops_table.c.status == bindparam("b_from"),
+    )
+    .values(status=bindparam("b_to"))
+)
+
+
 def _route(conn: Connection, who: Principal, route_id: str) -> dict[str, Any]:
-    row = conn.execute(select(routes_table).where(routes_table.c.id == route_id)).first()
+    row = conn.execute(_ROUTE, {"b_id": route_id}).first()
     if row is None or (who.role is Role.COURIER and row.courier_id != who.courier_id):
         raise NotFound(f"route {route_id} not found", code="route_not_found")
     return dict(row._mapping)
 
 
 def _stop(conn: Connection, route_id: str, stop_id: str) -> dict[str, Any]:
-    st = route_stops_table.c
-    row = conn.execute(
-        select(route_stops_table).where(st.id == stop_id, st.route_id == route_id)
-    ).first()
+    row = conn.execute(_STOP, {"b_id": stop_id, "b_route": route_id}).first()
     if row is None:
         raise NotFound(f"stop {stop_id} not found on route {route_id}", code="stop_not_found")
     return dict(row._mapping)
@@ -120,14 +142,24 @@ def _move_route(
     return {**route, **values, "status": target.value, "version": route["version"] + 1}
 
 
+_STOP_MOVES: dict[tuple[str, ...], Update] = {(): _MOVE_STOP}
+
+
+def _stop_move_setting(columns: tuple[str, ...]) -> Update:
+    """The stop's move that also sets ``columns`` (``v_<column>`` parameters), built once."""
+    stmt = _STOP_MOVES.get(columns)
+    if stmt is None:
+        st = route_stops_table.c
+        stmt = _MOVE_STOP.values(**{k: bindparam(f"v_{k}", type_=st[k].type) for k in columns})
+        _STOP_MOVES[columns] = stmt
+    return stmt
+
+
 def _move_stop(conn: Connection, stop: dict[str, Any], target: StopStatus, **values: Any) -> None:
     check_stop(StopStatus(stop["status"]), target)
-    st = route_stops_table.c
-    res = conn.execute(
-        update(route_stops_table)
-        .where(st.id == stop["id"], st.status == stop["status"])
-        .values(status=target.value, **values)
-    )
+    params = {"b_id": stop["id"], "b_from": stop["status"], "b_to": target.value}
+    params.update({f"v_{k}": v for k, v in values.items()})
+    res = conn.execute(_stop_move_setting(tuple(sorted(values))), params)
     if res.rowcount != 1:
         raise Conflict("the stop changed meanwhile; read it again", code="concurrent_update")
 
@@ -374,15 +406,8 @@ def get_route(
     conn: Connection, who: Principal, route_id: str, *, force: bool = False
 ) -> dict[str, Any]:
     route = _route(conn, Principal(Role.OPERATOR, "", None) if force else who, route_id)
-    st = route_stops_table.c
-    stops = conn.execute(
-        select(route_stops_table).where(st.route_id == route_id).order_by(st.seq)
-    ).all()
-    hub = conn.execute(
-        select(hubs_table.c.name, hubs_table.c.lat, hubs_table.c.lng).where(
-            hubs_table.c.id == route["hub_id"]
-        )
-    ).one()
+    stops = conn.execute(_STOPS, {"b_route": route_id}).all()
+    hub = conn.execute(_HUB, {"b_id": route["hub_id"]}).one()
     return {
         "id": route["id"],
         "status": route["status"],

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
-
-from hubflow.delivery.problem import PlanningProblem, Profile
+from hubflow.delivery.problem import PlanningProblem
 
 __all__ = ["split_by_hub"]
 
@@ -33,13 +31,8 @@ def _part(
         | {j.location for j in js}
     )
     lmap = {old: new for new, old in enumerate(locs)}
-    idx = np.ix_(locs, locs)
     names = {v.profile for v in vs}
-    profiles = {
-        n: Profile(n, np.ascontiguousarray(p.distance[idx]), np.ascontiguousarray(p.duration[idx]))
-        for n, p in problem.profiles.items()
-        if n in names
-    }
+    profiles = {n: p.restrict(locs) for n, p in problem.profiles.items() if n in names}
     return PlanningProblem(
         depots=[
             replace(problem.depots[d], location=lmap[problem.depots[d].location]) for d in depots

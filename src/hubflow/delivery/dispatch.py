@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
@@ -296,6 +296,26 @@ POLICIES = {
 # -- writing ----------------------------------------------------------------------------------
 
 
+# A parcel taken into (or out of) a plan, as read: built once, it runs for every stop of
+# every route written.
+_TAKE = (
+    update(shipments_table)
+    .where(
+        shipments_table.c.id == bindparam("b_id"),
+        shipments_table.c.status == bindparam("b_from"),
+        shipments_table.c.version == bindparam("b_version"),
+    )
+    .values(
+        status=bindparam("b_to"),
+        version=shipments_table.c.version + 1,
+        updated_at=bindparam("b_now"),
+        route_id=bindparam("b_route"),
+        eta=bindparam("b_eta"),
+        note=bindparam("b_note"),
+    )
+)
+
+
 class _Writer:
     def __init__(
         self, uow: UnitOfWork, snap: Snapshot, model: _Model, run: RunSummary, cfg: DispatchConfig
@@ -324,21 +344,37 @@ class _Writer:
                 )
         return cancelled
 
-    def take(self, pid: str, target: ShipmentStatus, cancelled: set[str], **values: Any) -> bool:
+    def take(
+        self,
+        pid: str,
+        target: ShipmentStatus,
+        cancelled: set[str],
+        *,
+        route_id: str | None,
+        eta: datetime | None,
+        note: str | None,
+    ) -> bool:
         """Move a parcel as read, unless it changed meanwhile (then skip it)."""
-        status, version, route_id = self.versions[pid]
-        if route_id is not None and route_id not in cancelled:
+        status, version, was_on = self.versions[pid]
+        if was_on is not None and was_on not in cancelled:
             return False
-        s = shipments_table.c
         res = self.conn.execute(
-            update(shipments_table)
-            .where(s.id == pid, s.status == status, s.version == version)
-            .values(status=target.value, version=s.version + 1, updated_at=self.now, **values)
+            _TAKE,
+            {
+                "b_id": pid,
+                "b_from": status,
+                "b_version": version,
+                "b_to": target.value,
+                "b_now": self.now,
+                "b_route": route_id,
+                "b_eta": eta,
+                "b_note": note,
+            },
         )
         if res.rowcount != 1:
             self.run.skipped_changed += 1
             return False
-        self.versions[pid] = (target.value, version + 1, values.get("route_id"))
+        self.versions[pid] = (target.value, version + 1, route_id)
         return True
 
     def ship_dict(self, pid: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from itertools import pairwise
 
+from hubflow.delivery.decompose import split_by_hub
 from hubflow.delivery.planner import Plan, PlannedRoute, PlannedStop
 from hubflow.delivery.problem import Job, PlanningProblem, Vehicle
 
@@ -49,13 +50,23 @@ def check(problem: PlanningProblem, plan: Plan) -> list[str]:
     out += [f"coverage: job {j} is neither routed nor unassigned" for j in jobs if j not in seen]
     used = Counter(r.vehicle_id for r in plan.routes)
     out += [f"unknown: vehicle {v} has {n} routes" for v, n in used.items() if n > 1]
+    # A route is checked within its hub's part of the problem when all its stops are there
+    # (the same rules, on that hub's matrices only: a region's whole matrices can take
+    # gigabytes); a route that strays to another hub's parcels is checked on the whole.
+    parts = {v.id: part for part in split_by_hub(problem) or [] for v in part.vehicles}
     for route in plan.routes:
-        v = vehicles.get(route.vehicle_id)
-        if v is None:
+        if route.vehicle_id not in vehicles:
             out.append(f"unknown: vehicle {route.vehicle_id} is not in the problem")
             continue
         stops = [s for s in route.stops if s.job_id in jobs]
-        for m in _route(problem, v, route, stops, jobs):
+        where, known = problem, jobs
+        part = parts.get(route.vehicle_id)
+        if part is not None:
+            own = {j.id: j for j in part.jobs}
+            if all(s.job_id in own for s in stops):
+                where, known = part, own
+        v = where.vehicles[where.vehicle_index[route.vehicle_id]]
+        for m in _route(where, v, route, stops, known):
             kind, _, rest = m.partition(": ")
             out.append(f"{kind}: vehicle {v.id}: {rest}")
     return out

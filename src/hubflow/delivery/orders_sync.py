@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from hubflow.core.db import UnitOfWork
 from hubflow.delivery.model import ShipmentStatus as S
@@ -56,14 +56,17 @@ _PATH = {
 }
 
 
+_STATUS = select(orders_table.c.status).where(orders_table.c.id == bindparam("b_id"))
+# Returns travel as shipments too, but the order's own delivery is done by then.
+_PARCELS = select(shipments_table.c.status, shipments_table.c.packed_at).where(
+    shipments_table.c.order_id == bindparam("b_id"), shipments_table.c.direction == "out"
+)
+
+
 def sync_order(uow: UnitOfWork, order_id: str, now: datetime) -> None:
     conn = uow.conn
-    o, s = orders_table.c, shipments_table.c
-    current = O(conn.execute(select(o.status).where(o.id == order_id)).scalar_one())
-    # Returns travel as shipments too, but the order's own delivery is done by then.
-    rows = conn.execute(
-        select(s.status, s.packed_at).where(s.order_id == order_id, s.direction == "out")
-    ).all()
+    current = O(conn.execute(_STATUS, {"b_id": order_id}).scalar_one())
+    rows = conn.execute(_PARCELS, {"b_id": order_id}).all()
     target = target_status(
         current, [S(r.status) for r in rows], [r.packed_at is not None for r in rows]
     )

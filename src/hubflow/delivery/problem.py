@@ -171,24 +171,80 @@ class Vehicle:
         return self.start_location is not None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Profile:
-    """Distance (metres) and duration (seconds) matrices of one way of travelling."""
+    """Distance (metres) and duration (seconds) matrices of one way of travelling.
 
-    name: str
-    distance: IntMatrix
-    duration: IntMatrix
+    A profile made by :meth:`of_points` prices its points only when its matrices are
+    first read, and :meth:`restrict` prices just the points asked for: a region's problem
+    split hub by hub never holds the region's whole matrices (the twin's 30-hub day found
+    them taking gigabytes: the square of every parcel waiting in the region, per profile).
+    """
 
-    def __post_init__(self) -> None:
-        for label, m in (("distance", self.distance), ("duration", self.duration)):
-            if m.ndim != 2 or m.shape[0] != m.shape[1]:
-                raise ValueError(f"profile {self.name}: {label} matrix must be square")
-            if not np.issubdtype(m.dtype, np.integer):
-                raise ValueError(f"profile {self.name}: {label} matrix must hold integers")
-            if m.size and m.min() < 0:
-                raise ValueError(f"profile {self.name}: {label} matrix has negative entries")
-        if self.distance.shape != self.duration.shape:
-            raise ValueError(f"profile {self.name}: matrices differ in shape")
+    __slots__ = ("_distance", "_duration", "_source", "name")
+
+    def __init__(self, name: str, distance: IntMatrix, duration: IntMatrix) -> None:
+        self.name = name
+        self._distance: IntMatrix | None = distance
+        self._duration: IntMatrix | None = duration
+        self._source: tuple[tuple[LatLng, ...], TravelProvider, TravelProfile] | None = None
+        _check_matrices(name, distance, duration)
+
+    @classmethod
+    def of_points(
+        cls, name: str, points: Sequence[LatLng], travel: TravelProvider, tp: TravelProfile
+    ) -> Profile:
+        """A profile over ``points`` priced by ``travel`` when first needed."""
+        self = cls.__new__(cls)
+        self.name = name
+        self._distance = self._duration = None
+        self._source = (tuple(points), travel, tp)
+        return self
+
+    def _priced(self) -> tuple[IntMatrix, IntMatrix]:
+        if self._distance is None or self._duration is None:
+            assert self._source is not None
+            points, travel, tp = self._source
+            self._distance, self._duration = travel.matrices(points, tp)
+        return self._distance, self._duration
+
+    @property
+    def size(self) -> int:
+        """How many locations the matrices span."""
+        if self._distance is None and self._source is not None:
+            return len(self._source[0])
+        return int(self.distance.shape[0])
+
+    @property
+    def distance(self) -> IntMatrix:
+        return self._priced()[0]
+
+    @property
+    def duration(self) -> IntMatrix:
+        return self._priced()[1]
+
+    def restrict(self, locations: Sequence[int]) -> Profile:
+        """The profile between ``locations`` only (indices of this one, in that order)."""
+        if self._distance is None and self._source is not None:
+            points, travel, tp = self._source
+            return Profile.of_points(self.name, [points[i] for i in locations], travel, tp)
+        idx = np.ix_(locations, locations)
+        return Profile(
+            self.name,
+            np.ascontiguousarray(self.distance[idx]),
+            np.ascontiguousarray(self.duration[idx]),
+        )
+
+
+def _check_matrices(name: str, distance: IntMatrix, duration: IntMatrix) -> None:
+    for label, m in (("distance", distance), ("duration", duration)):
+        if m.ndim != 2 or m.shape[0] != m.shape[1]:
+            raise ValueError(f"profile {name}: {label} matrix must be square")
+        if not np.issubdtype(m.dtype, np.integer):
+            raise ValueError(f"profile {name}: {label} matrix must hold integers")
+        if m.size and m.min() < 0:
+            raise ValueError(f"profile {name}: {label} matrix has negative entries")
+    if distance.shape != duration.shape:
+        raise ValueError(f"profile {name}: matrices differ in shape")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -209,7 +265,7 @@ class PlanningProblem:
             if len(set(ids)) != len(ids):
                 raise ValueError(f"duplicate {kind} ids")
         for name, p in self.profiles.items():
-            if p.distance.shape != (n, n):
+            if p.size != n:
                 raise ValueError(f"profile {name}: matrices must be {n} x {n}")
         for d in self.depots:
             if d.location >= n:
@@ -241,12 +297,14 @@ def from_geo(
     jobs: Sequence[Job],
     vehicles: Sequence[Vehicle],
 ) -> PlanningProblem:
-    """A problem whose location indices point into ``locations``, priced by ``travel``."""
-    mats = {name: travel.matrices(locations, tp) for name, tp in profiles.items()}
+    """A problem whose location indices point into ``locations``, priced by ``travel``
+    when (and as far as) its matrices are read."""
     return PlanningProblem(
         depots=tuple(depots),
         jobs=tuple(jobs),
         vehicles=tuple(vehicles),
-        profiles={name: Profile(name, d, t) for name, (d, t) in mats.items()},
+        profiles={
+            name: Profile.of_points(name, locations, travel, tp) for name, tp in profiles.items()
+        },
         num_locations=len(locations),
     )

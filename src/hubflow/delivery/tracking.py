@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ClauseElement, Connection, Update, bindparam, insert, select, update
 
 from hubflow.catalog.store import merchants_table
 from hubflow.core.clock import iso_z
@@ -57,8 +57,27 @@ LABELS = {
 }
 
 
+# Built once: every courier step, every pack and every plan reads and moves parcels, and
+# building these statements each time cost more than running them (the twin's profile).
+_SHIPMENT = select(shipments_table).where(shipments_table.c.id == bindparam("b_id"))
+_TRACK = insert(tracking_events_table)
+_MOVE = (
+    update(shipments_table)
+    .where(
+        shipments_table.c.id == bindparam("b_id"),
+        shipments_table.c.status == bindparam("b_from"),
+        shipments_table.c.version == bindparam("b_version"),
+    )
+    .values(
+        status=bindparam("b_to"),
+        version=shipments_table.c.version + 1,
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
 def shipment_row(conn: Connection, shipment_id: str) -> dict[str, Any]:
-    row = conn.execute(select(shipments_table).where(shipments_table.c.id == shipment_id)).first()
+    row = conn.execute(_SHIPMENT, {"b_id": shipment_id}).first()
     if row is None:
         raise NotFound(f"shipment {shipment_id} not found", code="shipment_not_found")
     return dict(row._mapping)
@@ -74,9 +93,14 @@ def track(
     """A line on the timeline and its webhook, ``shipment.<kind>``."""
     details = details or {}
     conn.execute(
-        insert(tracking_events_table).values(
-            id=new_id("trk"), shipment_id=ship["id"], kind=kind, at=now, details=details
-        )
+        _TRACK,
+        {
+            "id": new_id("trk"),
+            "shipment_id": ship["id"],
+            "kind": kind,
+            "at": now,
+            "details": details,
+        },
     )
     payload = {
         "shipment": {
@@ -104,18 +128,38 @@ def move(
     """Move ``ship`` (as read) to ``target``; raise if it changed meanwhile."""
     source = ShipmentStatus(ship["status"])
     check_shipment(source, target)
-    s = shipments_table.c
-    res = conn.execute(
-        update(shipments_table)
-        .where(s.id == ship["id"], s.status == source.value, s.version == ship["version"])
-        .values(status=target.value, version=s.version + 1, updated_at=now, **values)
-    )
+    params = {
+        "b_id": ship["id"],
+        "b_from": source.value,
+        "b_version": ship["version"],
+        "b_to": target.value,
+        "b_now": now,
+    }
+    plain = {k: v for k, v in values.items() if not isinstance(v, ClauseElement)}
+    params.update({f"v_{k}": v for k, v in plain.items()})
+    stmt = _move_setting(tuple(sorted(plain)))
+    if len(plain) < len(values):  # an expression (attempts + 1): this one is built here
+        stmt = stmt.values(**{k: v for k, v in values.items() if k not in plain})
+    res = conn.execute(stmt, params)
     if res.rowcount != 1:
         raise Conflict("the shipment changed meanwhile; read it again", code="concurrent_update")
     moved = {**ship, **values, "status": target.value, "version": ship["version"] + 1}
     if kind is not None:
         track(conn, moved, kind, now, details)
     return moved
+
+
+_MOVES: dict[tuple[str, ...], Update] = {(): _MOVE}
+
+
+def _move_setting(columns: tuple[str, ...]) -> Update:
+    """The move that also sets ``columns`` (from ``v_<column>`` parameters), built once."""
+    stmt = _MOVES.get(columns)
+    if stmt is None:
+        c = shipments_table.c
+        stmt = _MOVE.values(**{k: bindparam(f"v_{k}", type_=c[k].type) for k in columns})
+        _MOVES[columns] = stmt
+    return stmt
 
 
 def timeline(conn: Connection, shipment_id: str) -> list[dict[str, Any]]:

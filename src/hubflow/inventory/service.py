@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Integer, and_, bindparam, insert, select, update
 
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
@@ -416,6 +416,23 @@ def send_stock_updates(
     return PendingStock(sent)
 
 
+# A closed reservation's stock movement, built once (every parcel that leaves runs it).
+_SETTLE = (
+    update(stock_table)
+    .where(
+        stock_table.c.hub_id == bindparam("b_hub"),
+        stock_table.c.product_id == bindparam("b_product"),
+        stock_table.c.reserved >= bindparam("b_reserved"),
+        stock_table.c.on_hand >= bindparam("b_on_hand"),
+    )
+    .values(
+        reserved=stock_table.c.reserved + bindparam("b_reserved_delta", type_=Integer()),
+        on_hand=stock_table.c.on_hand + bindparam("b_on_hand_delta", type_=Integer()),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
 def _close_reservations(
     uow: UnitOfWork,
     condition: Any,
@@ -437,23 +454,20 @@ def _close_reservations(
         .returning(r.merchant_id, r.owner_id, r.hub_id, r.product_id, r.quantity)
     ).all()
     rows = sorted(rows, key=lambda x: (x.hub_id, x.product_id))
-    s = stock_table.c
     movement = Movement.of(kind, 1)
     for row in rows:
         q = row.quantity
         res = conn.execute(
-            update(stock_table)
-            .where(
-                s.hub_id == row.hub_id,
-                s.product_id == row.product_id,
-                s.reserved >= q,
-                s.on_hand >= q * -movement.on_hand_delta,
-            )
-            .values(
-                reserved=s.reserved + movement.reserved_delta * q,
-                on_hand=s.on_hand + movement.on_hand_delta * q,
-                updated_at=now,
-            )
+            _SETTLE,
+            {
+                "b_hub": row.hub_id,
+                "b_product": row.product_id,
+                "b_reserved": q,
+                "b_on_hand": q * -movement.on_hand_delta,
+                "b_reserved_delta": movement.reserved_delta * q,
+                "b_on_hand_delta": movement.on_hand_delta * q,
+                "b_now": now,
+            },
         )
         if res.rowcount != 1:  # would mean the ledger and the position disagree
             raise RuntimeError(f"stock position lost track of reservation for {row.product_id}")

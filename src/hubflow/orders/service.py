@@ -558,6 +558,21 @@ def list_orders(
 
 _SHIPMENT_GONE = ("out_for_delivery", "handed_to_carrier", "delivered", "cancelled")
 
+# A transition's read and write, built once: the move needs the order's status and the
+# names its event carries, not the whole order (delivery's order sync moves every order
+# through several states, and this pair ran for each step of each).
+_HEAD = select(
+    orders_table.c.id, orders_table.c.merchant_id, orders_table.c.status,
+    orders_table.c.external_ref,
+).where(orders_table.c.id == bindparam("b_id"))  # fmt: skip
+_MOVE = (
+    update(orders_table)
+    .where(orders_table.c.id == bindparam("b_id"), orders_table.c.status == bindparam("b_from"))
+    .values(
+        status=bindparam("b_to"), version=orders_table.c.version + 1, updated_at=bindparam("b_now")
+    )
+)
+
 
 def transition(
     uow: UnitOfWork,
@@ -572,17 +587,17 @@ def transition(
 ) -> dict[str, Any]:
     """Move an order to ``target``; the UPDATE is conditional on the state we checked.
     ``ship=False``: delivery consumes the stock itself, shipment by shipment.
-    ``fetch=False``: answer the order as read before the move with its new status, not
-    read again (for callers that ignore the answer: four queries fewer per step)."""
+    ``fetch=False``: answer only the order's id, merchant, reference and new status, not
+    the whole order (for callers that ignore the answer)."""
     conn = uow.conn
-    current = get_order(conn, merchant_id, order_id)
+    head = conn.execute(_HEAD, {"b_id": order_id}).first()
+    if head is None or (merchant_id is not None and head.merchant_id != merchant_id):
+        raise NotFound(f"order {order_id} not found", code="order_not_found")
+    current = dict(head._mapping)
     source = OrderStatus(current["status"])
     check_transition(source, target)
-    o = orders_table.c
     res = conn.execute(
-        update(orders_table)
-        .where(o.id == order_id, o.status == source.value)
-        .values(status=target.value, version=o.version + 1, updated_at=now)
+        _MOVE, {"b_id": order_id, "b_from": source.value, "b_to": target.value, "b_now": now}
     )
     if res.rowcount != 1:
         raise Conflict("the order changed meanwhile; read it again", code="concurrent_update")

@@ -14,6 +14,7 @@ import random
 from typing import Any
 
 from hubflow.network.model import Capability, HubKind
+from hubflow.promise.model import DEFAULT_CAPACITY
 from hubflow.sim.catalog import MERCHANTS
 from hubflow.sim.lastmile import FLEET
 from hubflow.sim.metro import METRO, Metro
@@ -272,11 +273,40 @@ def generate(hubs: int, vehicles: int, orders: int, seed: int = 7) -> dict[str, 
     counts = spread(vehicles, [float(data["hubs"][i]["fleet"][m]) for i, m in slots])
     for (i, m), c in zip(slots, counts, strict=True):
         data["hubs"][i]["fleet"][m] = c
+    _size(data, orders)
     data["demand"]["orders_per_day"] = orders
     data["demand"]["customers"] = max(1000, orders * 4)
     data["gig"] = {k: max(v, round(v * orders / 1200)) for k, v in data["gig"].items()}
     data["name"] = f"Seattle metro grown to {hubs} hubs, {vehicles} vehicles, {orders} orders"
     return data
+
+
+def _size(data: dict[str, Any], orders: int) -> None:
+    """Hubs and locker banks sized for ``orders`` a day where that is more than the default
+    day's: without it a grown network quotes from the default day's slots, and at 20,000
+    orders the fulfillment center's and the dark store's next-day, same-day and express
+    slots ran out by midday (the twin measured 5,279 of 18,472 shoppers offered nothing,
+    1,183 of them for full slots, and far more options missing for it).
+
+    The fulfillment center and the dark store serve the whole metro, so their load grows
+    with the demand; added stores share theirs with the stores there were. Slots grow
+    with the load, pickers with its square root (the defaults have room to spare)."""
+    grow = orders / data["demand"]["orders_per_day"]
+    if grow <= 1:
+        return
+    base_stores = sum(1 for h in seattle()["hubs"] if h["kind"] == "store" and h["fleet"])
+    stores = sum(1 for h in data["hubs"] if h["kind"] == "store" and h["fleet"]) or 1
+    for h in data["hubs"]:
+        load = grow if h["kind"] != "store" else grow * base_stores / max(stores, base_stores)
+        if load <= 1:
+            continue
+        h["promise"] = {
+            "capacity": {o.value: math.ceil(n * load) for o, n in DEFAULT_CAPACITY.items() if n}
+        }
+        h["staff"]["pickers"] = math.ceil(h["staff"]["pickers"] * math.sqrt(load))
+    for lk in data["lockers"]:
+        times = min(4, math.ceil(grow))
+        lk["compartments"] = {k: n * times for k, n in lk["compartments"].items()}
 
 
 # -- TOML out ---------------------------------------------------------------------------------

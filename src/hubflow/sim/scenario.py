@@ -18,6 +18,7 @@ from typing import Any
 
 from hubflow.delivery.fleet import Mode
 from hubflow.network.model import HubKind
+from hubflow.promise.model import HubPromise
 
 __all__ = [
     "Area",
@@ -271,6 +272,9 @@ class HubPlan:
     # The floor: overrides of the layout the twin generates for the hub's kind (blocks,
     # aisles, bins_per_side, levels, bin_width_mm, rack_depth_mm, aisle_width_mm).
     layout: dict[str, int] = field(default_factory=dict)
+    # The hub's promise settings as the operator API takes them (capacity per option and
+    # slot, cutoffs, windows); empty: the platform's defaults.
+    promise: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HubPlan:
@@ -282,6 +286,11 @@ class HubPlan:
         bad = sorted(set(fleet) - set(FLEET_MODES))
         if bad:
             raise ScenarioError(f"hub {d['key']}: unknown modes {bad}; known {FLEET_MODES}")
+        promise = d.get("promise", {})
+        try:
+            HubPromise.from_json(promise)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ScenarioError(f"hub {d['key']}: promise: {exc}") from exc
         return cls(
             key=str(d["key"]),
             name=str(d.get("name", d["key"])),
@@ -294,6 +303,7 @@ class HubPlan:
             fleet=fleet,
             staff=Staff.from_dict(d.get("staff", {})),
             layout=_layout(d.get("layout", {}), str(d["key"])),
+            promise=dict(promise),
         )
 
 

@@ -9,7 +9,7 @@ from hubflow.core.errors import HubflowError
 from hubflow.core.geo import LatLng, haversine_km
 from hubflow.orders import service as orders
 from hubflow.promise import service as promise
-from hubflow.promise.model import OptionCode
+from hubflow.promise.model import OptionCode, Reason, furthest
 from hubflow.sim.picking import Picking
 from hubflow.sim.recorder import OrderFact
 from hubflow.sim.world import Customer, Product
@@ -83,8 +83,12 @@ class Shopping(Picking):
         )
         options = {o["code"]: o for o in quote["options"]}
         if not options:
-            reasons = {u.get("reason", "none") for u in quote.get("unavailable", [])}
-            self.rec.unavailable[sorted(reasons)[0] if reasons else "none"] += 1
+            # The option that got furthest says why (full slots more than a passed cutoff);
+            # the first reason by name counted a full day's slots as "cutoff_passed".
+            why = furthest(
+                (Reason(u["reason"]) for u in quote.get("unavailable", [])), Reason.NOT_OFFERED
+            )
+            self.rec.unavailable[why.value] += 1
             self.rec.count("no_option", hour)
             return
         if self.rng.random() >= self.sc.demand.conversion:

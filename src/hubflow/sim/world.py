@@ -24,6 +24,8 @@ from hubflow.lockers.model import SizeClass
 from hubflow.lockers.service import create_bank
 from hubflow.network.model import Capability, HubKind
 from hubflow.network.service import create_hub
+from hubflow.promise.model import PromiseConfig
+from hubflow.promise.service import set_hub_promise
 from hubflow.sim.catalog import ProductSpec, catalog_for
 from hubflow.sim.floor import set_up_floors
 from hubflow.sim.metro import ALWAYS, DARK_STORE_HOURS, STORE_HOURS
@@ -165,6 +167,8 @@ def _hub(uow: UnitOfWork, sc: Scenario, h: HubPlan, now: datetime) -> str:
         capabilities=sorted(c.value for c in caps),
         service_radius_km=h.radius_km,
     )
+    if h.promise:
+        set_hub_promise(uow, hub.id, h.promise, now, PromiseConfig())
     return hub.id
 
 

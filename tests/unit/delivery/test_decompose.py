@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hubflow.core.geo import LatLng
 from hubflow.delivery.decompose import split_by_hub
+from hubflow.delivery.feasibility import check
 from hubflow.delivery.planner import plan
-from hubflow.delivery.problem import Depot, PlanningProblem, Vehicle
+from hubflow.delivery.problem import Depot, PlanningProblem, Vehicle, from_geo
+from hubflow.delivery.travel import GreatCircleTravel, TravelProfile
 from tests.unit.delivery.conftest import assert_feasible, job, line_problem, vehicle_of
 
 
@@ -56,3 +64,48 @@ def test_iterations_make_plans_repeatable() -> None:
     first = plan(problem, time_limit_s=5, seed=3, max_iterations=30)
     second = plan(problem, time_limit_s=5, seed=3, max_iterations=30)
     assert first.routes == second.routes and first.cost == second.cost
+
+
+class _Counting:
+    """Great-circle travel that remembers how many points each pricing asked for."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.inner = GreatCircleTravel()
+
+    def matrices(self, points: Sequence[LatLng], profile: TravelProfile) -> tuple[Any, Any]:
+        self.sizes.append(len(points))
+        return self.inner.matrices(points, profile)
+
+
+def _points() -> list[LatLng]:
+    points = [LatLng(47.60, -122.33), LatLng(47.40, -122.25)]
+    points += [LatLng(47.60 + i / 200, -122.33) for i in range(1, 4)]
+    return points + [LatLng(47.40 + i / 200, -122.25) for i in range(1, 4)]
+
+
+def _geo_two_hubs(travel: _Counting) -> PlanningProblem:
+    return from_geo(
+        _points(),
+        travel,
+        {"van": TravelProfile("van", 30.0)},
+        depots=[Depot("A", 0), Depot("B", 1)],
+        jobs=[job(f"a{i}", 1 + i, depot=0) for i in range(1, 4)]
+        + [job(f"b{i}", 4 + i, depot=1) for i in range(1, 4)],
+        vehicles=[Vehicle("va", "van", depot=0), Vehicle("vb", "van", depot=1)],
+    )
+
+
+def test_a_region_is_priced_hub_by_hub_never_whole() -> None:
+    # The twin's 30-hub day held the region's whole matrices: gigabytes at 18,000 orders.
+    travel = _Counting()
+    problem = _geo_two_hubs(travel)
+    assert travel.sizes == []  # nothing priced until read
+    p = plan(problem, time_limit_s=1, seed=1, max_iterations=50)
+    assert check(problem, p) == []
+    assert travel.sizes and max(travel.sizes) == 4  # a hub and its three parcels
+    whole = GreatCircleTravel().matrices(_points(), TravelProfile("van", 30.0))
+    part = split_by_hub(problem)
+    assert part is not None
+    a = part[0].profiles["van"]
+    assert (a.distance == whole[0][np.ix_([0, 2, 3, 4], [0, 2, 3, 4])]).all()

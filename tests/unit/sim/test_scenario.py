@@ -38,6 +38,20 @@ def test_generate_grows_to_the_sizes_asked() -> None:
     assert generate(30, 300, 20000) == data  # seeded
 
 
+def test_a_grown_network_is_sized_for_its_demand() -> None:
+    # At 20,000 orders the default day's slots ran out by midday at the busiest hubs.
+    sc = Scenario.from_dict(generate(30, 300, 20000))
+    fc = next(h for h in sc.hubs if h.key == "kent-fc")
+    store = next(h for h in sc.hubs if h.key == "ballard")
+    assert fc.promise["capacity"]["next_day"] >= 500 * 20000 // 1200
+    assert 200 < store.promise["capacity"]["same_day"] < fc.promise["capacity"]["same_day"]
+    assert fc.staff.pickers > 16 and store.staff.pickers > 2
+    assert all(sum(lk.compartments.values()) > 24 for lk in sc.lockers)
+    # The default day's size keeps the platform's defaults.
+    same = Scenario.from_dict(generate(14, 60, 1200))
+    assert all(h.promise == {} for h in same.hubs)
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [("3", 3), ("0.5", 0.5), ("true", True), ("[1, 2]", [1, 2]), ('"x y"', "x y"), ("abc", "abc")],
@@ -85,6 +99,8 @@ def test_bad_overrides_say_why(item: str) -> None:
         ("end_hour", 5),
         ("date", "yesterday"),
         ("lockers.westlake.hub", "nowhere"),
+        ("hubs.dark.promise", {"capacity": {"teleport": 3}}),
+        ("hubs.dark.promise", {"next_day_cutoff": "25:00"}),
     ],
 )
 def test_bad_scenarios_are_refused(path: str, value: object) -> None:
