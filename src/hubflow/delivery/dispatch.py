@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
@@ -47,7 +47,7 @@ from hubflow.delivery.store import (
     route_stops_table,
     routes_table,
 )
-from hubflow.delivery.tracking import track
+from hubflow.delivery.tracking import move_setting, track
 from hubflow.delivery.travel import GreatCircleTravel, TravelProfile, TravelProvider
 from hubflow.orders.store import shipments_table
 
@@ -298,22 +298,7 @@ POLICIES = {
 
 # A parcel taken into (or out of) a plan, as read: built once, it runs for every stop of
 # every route written.
-_TAKE = (
-    update(shipments_table)
-    .where(
-        shipments_table.c.id == bindparam("b_id"),
-        shipments_table.c.status == bindparam("b_from"),
-        shipments_table.c.version == bindparam("b_version"),
-    )
-    .values(
-        status=bindparam("b_to"),
-        version=shipments_table.c.version + 1,
-        updated_at=bindparam("b_now"),
-        route_id=bindparam("b_route"),
-        eta=bindparam("b_eta"),
-        note=bindparam("b_note"),
-    )
-)
+_TAKE = move_setting(("eta", "note", "route_id"))
 
 
 class _Writer:
@@ -366,9 +351,9 @@ class _Writer:
                 "b_version": version,
                 "b_to": target.value,
                 "b_now": self.now,
-                "b_route": route_id,
-                "b_eta": eta,
-                "b_note": note,
+                "v_route_id": route_id,
+                "v_eta": eta,
+                "v_note": note,
             },
         )
         if res.rowcount != 1:

@@ -28,7 +28,7 @@ from hubflow.delivery.store import (
 from hubflow.network.store import hubs_table
 from hubflow.orders.store import shipments_table
 
-__all__ = ["move", "shipment_row", "timeline", "track", "tracking_view"]
+__all__ = ["move", "move_setting", "shipment_row", "timeline", "track", "tracking_view"]
 
 # Tracking event kinds a customer sees, in words a tracking page can show.
 LABELS = {
@@ -137,7 +137,7 @@ def move(
     }
     plain = {k: v for k, v in values.items() if not isinstance(v, ClauseElement)}
     params.update({f"v_{k}": v for k, v in plain.items()})
-    stmt = _move_setting(tuple(sorted(plain)))
+    stmt = move_setting(tuple(sorted(plain)))
     if len(plain) < len(values):  # an expression (attempts + 1): this one is built here
         stmt = stmt.values(**{k: v for k, v in values.items() if k not in plain})
     res = conn.execute(stmt, params)
@@ -152,8 +152,9 @@ def move(
 _MOVES: dict[tuple[str, ...], Update] = {(): _MOVE}
 
 
-def _move_setting(columns: tuple[str, ...]) -> Update:
-    """The move that also sets ``columns`` (from ``v_<column>`` parameters), built once."""
+def move_setting(columns: tuple[str, ...]) -> Update:
+    """The parcel's conditional move (``b_id``, ``b_from``, ``b_version``, ``b_to``,
+    ``b_now``) that also sets ``columns`` (from ``v_<column>`` parameters), built once."""
     stmt = _MOVES.get(columns)
     if stmt is None:
         c = shipments_table.c
