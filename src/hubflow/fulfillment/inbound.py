@@ -184,18 +184,23 @@ def _rooms(conn: Connection, hub_id: str, product_id: str) -> list[BinRoom]:
         ).scalars()
     )
     return [
-        BinRoom(
-            id=x.id,
-            zone=x.zone,
-            x_mm=x.x_mm,
-            y_mm=x.y_mm,
-            free_volume_cm3=x.length_mm * x.width_mm * x.height_mm // 1000 - x.used_volume_cm3,
-            free_weight_g=x.max_weight_g - x.used_weight_g,
-            inner_mm=(x.length_mm, x.width_mm, x.height_mm),
-            holds_product=x.id in holding,
-        )
+        _room(x, holds_product=x.id in holding)
         for x in conn.execute(select(bins_table).where(b.hub_id == hub_id, b.active))
     ]
+
+
+def _room(x: Any, *, holds_product: bool = False) -> BinRoom:
+    """What the stow policy needs to know of a bin row."""
+    return BinRoom(
+        id=x.id,
+        zone=x.zone,
+        x_mm=x.x_mm,
+        y_mm=x.y_mm,
+        free_volume_cm3=x.length_mm * x.width_mm * x.height_mm // 1000 - x.used_volume_cm3,
+        free_weight_g=x.max_weight_g - x.used_weight_g,
+        inner_mm=(x.length_mm, x.width_mm, x.height_mm),
+        holds_product=holds_product,
+    )
 
 
 def _goods(conn: Connection, merchant_id: str, product_id: str, quantity: int) -> Goods:
@@ -351,17 +356,7 @@ def put_away(
     rooms: list[BinRoom] = []
     for x in conn.execute(select(bins_table).where(b.hub_id == hub_id, b.active).order_by(b.code)):
         codes[x.id] = x.code
-        rooms.append(
-            BinRoom(
-                id=x.id,
-                zone=x.zone,
-                x_mm=x.x_mm,
-                y_mm=x.y_mm,
-                free_volume_cm3=x.length_mm * x.width_mm * x.height_mm // 1000 - x.used_volume_cm3,
-                free_weight_g=x.max_weight_g - x.used_weight_g,
-                inner_mm=(x.length_mm, x.width_mm, x.height_mm),
-            )
-        )
+        rooms.append(_room(x))
     if not rooms:  # a hub without a layout keeps no stock in bins
         return [], dict(wanted)
     products = products_by_id(conn, merchant_id, sorted({p for p, _ in wanted}))
