@@ -174,8 +174,17 @@ def precheck(problem: PlanningProblem) -> tuple[list[list[int]], list[Unassigned
     """Per job the vehicles that could serve it on its own, and the jobs none can serve."""
     eligible: list[list[int]] = []
     out: list[Unassigned] = []
+    vs = problem.vehicles
+    # Vehicles alike but for their id pass the same checks (but for a parcel on board one
+    # of them): check one of each kind, a hub's ten vans once.
+    kinds: dict[tuple[object, ...], int] = {}
+    kind_of = [kinds.setdefault(_type_key(v, False), i) for i, v in enumerate(vs)]
     for job in problem.jobs:
-        stages = [_stage(problem, job, v) for v in problem.vehicles]
+        if job.on_vehicle is not None:
+            stages = [_stage(problem, job, v) for v in vs]
+        else:
+            first = {i: _stage(problem, job, vs[i]) for i in kinds.values()}
+            stages = [first[k] for k in kind_of]
         ok = [i for i, s in enumerate(stages) if s == len(_STAGES)]
         eligible.append(ok)
         if not ok:
