@@ -100,3 +100,6 @@ class Settings(BaseSettings):
     dispatch_max_iterations: int | None = Field(
         default=None, ge=1, description="also stop each solve after this many PyVRP iterations"
     )
+    dispatch_planner_workers: int = Field(
+        default=1, ge=1, le=64, description="hubs planned at once, in processes (same plans)"
+    )

@@ -71,6 +71,8 @@ class DispatchConfig:
     # Also stop each solve after this many PyVRP iterations (None: the time limit alone).
     # The twin sets it so that a seed gives the same plans on any machine.
     max_iterations: int | None = None
+    # Hubs planned at once, each in a process of its own beyond the first (same plans).
+    planner_workers: int = 1
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -79,6 +81,8 @@ class DispatchConfig:
             raise ValueError("epoch_s and time_limit_s must be positive")
         if self.max_iterations is not None and self.max_iterations <= 0:
             raise ValueError("max_iterations must be positive")
+        if self.planner_workers < 1:
+            raise ValueError("planner_workers must be at least 1")
 
     @classmethod
     def from_settings(cls, s: Settings) -> DispatchConfig:
@@ -92,6 +96,7 @@ class DispatchConfig:
             max_attempts=s.dispatch_max_attempts,
             seed=s.dispatch_seed,
             max_iterations=s.dispatch_max_iterations,
+            planner_workers=s.dispatch_planner_workers,
         )
 
 
@@ -542,11 +547,19 @@ class _Writer:
 # -- the epoch ---------------------------------------------------------------------------------
 
 
-def _solve(model: _Model, time_limit_s: float, seed: int, max_iterations: int | None) -> Plan:
+def _solve(
+    model: _Model, cfg: DispatchConfig, time_limit_s: float, max_iterations: int | None
+) -> Plan:
     if not model.problem.vehicles:  # nothing to route with: say so for every parcel
         return Plan([], [Unassigned(j.id, "no_vehicle_at_hub") for j in model.problem.jobs],
                     0, True, 0.0)  # fmt: skip
-    return plan(model.problem, time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations)
+    return plan(
+        model.problem,
+        time_limit_s=time_limit_s,
+        seed=cfg.seed,
+        max_iterations=max_iterations,
+        workers=cfg.planner_workers,
+    )
 
 
 def _gig_plan(
@@ -556,7 +569,7 @@ def _gig_plan(
         return None
     model = _Model(snap, snap.gig, [], parcels, travel)
     its = None if cfg.max_iterations is None else max(1, cfg.max_iterations // 2)
-    return model, _solve(model, cfg.time_limit_s / 2, cfg.seed, its)
+    return model, _solve(model, cfg, cfg.time_limit_s / 2, its)
 
 
 def run_epoch(
@@ -580,7 +593,7 @@ def run_epoch(
     go = [p for p in snap.parcels if p.id in chosen]
     run.dispatched, run.postponed = len(go), len(snap.parcels) - len(go)
     model = _Model(snap, snap.free, snap.under_way, go, travel)
-    own = _solve(model, cfg.time_limit_s, cfg.seed, cfg.max_iterations)
+    own = _solve(model, cfg, cfg.time_limit_s, cfg.max_iterations)
     left = {u.job_id: u.reason for u in own.unassigned if u.job_id not in model.on_vehicle}
     # Own fleet first. What it cannot take in time goes down the cascade; what it could
     # take later waits for the next epoch.

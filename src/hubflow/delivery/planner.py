@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import pyvrp
@@ -27,6 +28,7 @@ from pyvrp.stop import (
 )
 
 from hubflow.delivery.decompose import split_by_hub
+from hubflow.delivery.parallel import solve_parts
 from hubflow.delivery.problem import FOREVER, Job, PlanningProblem, Vehicle
 
 __all__ = [
@@ -471,6 +473,7 @@ def plan(
     seed: int = 0,
     max_iterations: int | None = None,
     on_progress: Callable[[float], None] = lambda _fraction: None,
+    workers: int = 1,
 ) -> Plan:
     """Routes for ``problem`` found by PyVRP in about ``time_limit_s`` seconds.
 
@@ -478,7 +481,9 @@ def plan(
     depends only on the problem and the seed (the twin's determinism) as long as the time
     limit, then only a ceiling, is not reached first. Every job ends up either in a route
     or in ``unassigned`` with a reason; the plan returned is always feasible.
-    ``on_progress`` receives the fraction of the time limit used."""
+    ``on_progress`` receives the fraction of the time limit used. With ``workers`` > 1
+    a problem that splits by hub has its hubs solved in that many processes at once (the
+    same plans: each hub's search is the same wherever it runs)."""
     if time_limit_s <= 0:
         raise ValueError("time_limit_s must be positive")
     if max_iterations is not None and max_iterations <= 0:
@@ -486,14 +491,13 @@ def plan(
     parts = split_by_hub(problem)
     if parts is None:
         return _plan_one(problem, time_limit_s, seed, max_iterations, on_progress)
-    # Independent hubs one by one, each with its share of the time (and all the iterations).
+    # Independent hubs, each with its share of the time (and all the iterations).
     t0 = time.perf_counter()
     total = sum(len(p.jobs) + 1 for p in parts)
-    plans = []
-    for k, part in enumerate(parts):
-        share = max(time_limit_s * (len(part.jobs) + 1) / total, 0.01)
-        plans.append(_plan_one(part, share, seed, max_iterations, lambda _f: None))
-        on_progress((k + 1) / len(parts))
+    solve = partial(_plan_part, time_limit_s=time_limit_s, total=total, seed=seed,
+                    max_iterations=max_iterations)  # fmt: skip
+    plans = solve_parts(solve, parts, workers)
+    on_progress(1.0)
     return Plan(
         routes=[r for p in plans for r in p.routes],
         unassigned=[u for p in plans for u in p.unassigned],
@@ -501,6 +505,22 @@ def plan(
         feasible=all(p.feasible for p in plans),
         runtime_s=time.perf_counter() - t0,
     )
+
+
+def _plan_part(
+    part: PlanningProblem,
+    *,
+    time_limit_s: float,
+    total: int,
+    seed: int,
+    max_iterations: int | None,
+) -> Plan:
+    share = max(time_limit_s * (len(part.jobs) + 1) / total, 0.01)
+    return _plan_one(part, share, seed, max_iterations, _no_progress)
+
+
+def _no_progress(_fraction: float) -> None:
+    pass
 
 
 def _plan_one(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class TwinBase:
             policy=sc.delivery.policy,
             seed=self.seed,
             max_iterations=sc.delivery.planner_iterations,
+            planner_workers=sc.delivery.planner_workers or os.cpu_count() or 1,
         )
         self.pcfg = PromiseConfig()
         self.world = World()

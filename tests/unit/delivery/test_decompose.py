@@ -109,3 +109,21 @@ def test_a_region_is_priced_hub_by_hub_never_whole() -> None:
     assert part is not None
     a = part[0].profiles["van"]
     assert (a.distance == whole[0][np.ix_([0, 2, 3, 4], [0, 2, 3, 4])]).all()
+
+
+def test_hubs_planned_in_worker_processes_get_the_same_plans() -> None:
+    problem = _two_hubs()
+    here = plan(problem, time_limit_s=5, seed=3, max_iterations=30)
+    there = plan(problem, time_limit_s=5, seed=3, max_iterations=30, workers=2)
+    assert there.routes == here.routes and there.unassigned == here.unassigned
+    assert there.cost == here.cost
+
+
+def test_the_busiest_parts_are_shared_out_first() -> None:
+    from hubflow.delivery.parallel import share_out
+
+    big = line_problem([0] + [1_000] * 8, [Depot("A", 0)],
+                       [job(f"j{i}", 1 + i) for i in range(8)], [Vehicle("v", "van", depot=0)])  # fmt: skip
+    small = line_problem([0, 1_000], [Depot("A", 0)], [job("x", 1)], [Vehicle("v", "van", depot=0)])
+    assert share_out([small, big, small], 2) == [1, 0, 1]  # the big one here, the rest there
+    assert share_out([small, big], 1) == [0, 0]
