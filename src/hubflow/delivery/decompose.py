@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hubflow.delivery.problem import PlanningProblem
+from hubflow.delivery.problem import PlanningProblem, Vehicle
 
 __all__ = ["split_by_hub"]
 
@@ -57,18 +57,28 @@ def _part(
 
 def split_by_hub(problem: PlanningProblem) -> list[PlanningProblem] | None:
     """One problem per hub (in hub order), or ``None`` when the problem does not split:
-    a job without a hub (benchmark instances: any depot may serve it), or a single hub."""
-    groups: dict[int, tuple[list[int], list[int]]] = {}
+    a job without a hub (benchmark instances: any depot may serve it), or a single hub.
+
+    A vehicle on its last trip is a problem of its own too, with the parcels on board:
+    it may take nothing else and they may go with nothing else, so at a busy hub its
+    stops need not be weighed, iteration after iteration, against every other route."""
+    groups: dict[tuple[int, str], tuple[list[int], list[int]]] = {}
     for i, v in enumerate(problem.vehicles):
-        groups.setdefault(v.depot, ([], []))[0].append(i)
+        groups.setdefault((v.depot, _alone(v)), ([], []))[0].append(i)
     for j, job in enumerate(problem.jobs):
         if job.on_vehicle is not None:
-            hub = problem.vehicles[problem.vehicle_index[job.on_vehicle]].depot
+            v = problem.vehicles[problem.vehicle_index[job.on_vehicle]]
+            key = (v.depot, _alone(v))
         elif job.depot is not None:
-            hub = job.depot
+            key = (job.depot, "")
         else:
             return None
-        groups.setdefault(hub, ([], []))[1].append(j)
+        groups.setdefault(key, ([], []))[1].append(j)
     if len(groups) <= 1:
         return None
-    return [_part(problem, h, vs, js) for h, (vs, js) in sorted(groups.items())]
+    return [_part(problem, h, vs, js) for (h, _), (vs, js) in sorted(groups.items())]
+
+
+def _alone(v: Vehicle) -> str:
+    """The vehicle's id if it is on its last trip (see ``split_by_hub``), else ``""``."""
+    return v.id if v.under_way and v.max_trips == 1 else ""

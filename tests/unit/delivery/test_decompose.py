@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -122,8 +123,40 @@ def test_hubs_planned_in_worker_processes_get_the_same_plans() -> None:
 def test_the_busiest_parts_are_shared_out_first() -> None:
     from hubflow.delivery.parallel import share_out
 
-    big = line_problem([0] + [1_000] * 8, [Depot("A", 0)],
-                       [job(f"j{i}", 1 + i) for i in range(8)], [Vehicle("v", "van", depot=0)])  # fmt: skip
+    jobs = [job(f"j{i}", 1 + i) for i in range(8)]
+    big = line_problem([0] + [1_000] * 8, [Depot("A", 0)], jobs, [Vehicle("v", "van", depot=0)])
     small = line_problem([0, 1_000], [Depot("A", 0)], [job("x", 1)], [Vehicle("v", "van", depot=0)])
     assert share_out([small, big, small], 2) == [1, 0, 1]  # the big one here, the rest there
     assert share_out([small, big], 1) == [0, 0]
+
+
+def test_a_vehicle_on_its_last_trip_is_planned_alone_with_what_it_carries() -> None:
+    problem = line_problem(
+        [0, 1_000, 2_000, 3_000, 1_500],
+        [Depot("A", 0)],
+        [
+            job("on1", 1, on_vehicle="busy"),
+            job("on2", 2, on_vehicle="busy"),
+            job("new", 3),
+        ],
+        [
+            Vehicle("busy", "van", depot=0, start_location=4, max_trips=1),
+            Vehicle("free", "van", depot=0),
+        ],
+    )
+    parts = split_by_hub(problem)
+    assert parts is not None
+    assert sorted(
+        (tuple(v.id for v in p.vehicles), tuple(j.id for j in p.jobs)) for p in parts
+    ) == [
+        (("busy",), ("on1", "on2")),
+        (("free",), ("new",)),
+    ]
+    p = plan(problem, time_limit_s=1, seed=1, max_iterations=50)
+    assert_feasible(problem, p)
+    assert vehicle_of(p) == {"on1": "busy", "on2": "busy", "new": "free"}
+    # With trips left, the vehicle under way may still take new parcels: not split off.
+    more = replace(
+        problem, vehicles=(replace(problem.vehicles[0], max_trips=2), problem.vehicles[1])
+    )
+    assert split_by_hub(more) is None
