@@ -1,0 +1,105 @@
+"""``hubflow serve --workers N`` on Linux: each worker listens on a socket of its own.
+
+uvicorn's supervisor binds one listening socket and every worker accepts from it.
+When connections arrive together (a client's pool opening, a load balancer
+reconnecting), the first worker to wake accepts nearly all of them: in the order
+intake benchmark 28 to 30 of 32 keep-alive connections sat on one worker, which
+then did nearly all the work on its one core's worth of GIL while the other idled.
+
+Here each worker gets a listening socket of its own on the same address
+(``SO_REUSEPORT``), and the kernel spreads new connections over them by a hash of
+the client's address and port. The rest is uvicorn's supervisor as it is (health
+checks, restarts, signals); only which socket a worker gets differs: a replacement
+takes over the socket of the worker it replaces.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+from uvicorn.config import STARTUP_FAILURE, Config
+from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
+
+__all__ = ["SocketPerWorker", "supported"]
+
+
+def supported(config: Config) -> bool:
+    """Linux spreads connections over a SO_REUSEPORT group (other systems do not, or
+    differently); a port of 0 would give each worker a port of its own."""
+    return (
+        sys.platform == "linux"
+        and hasattr(socket, "SO_REUSEPORT")
+        and config.workers > 1
+        and config.port != 0
+        and config.uds is None
+        and config.fd is None
+    )
+
+
+def _bind(config: Config) -> socket.socket:
+    family = socket.AF_INET6 if config.host and ":" in config.host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((config.host, config.port))
+    sock.set_inheritable(True)
+    return sock
+
+
+class SocketPerWorker(Multiprocess):
+    """uvicorn's ``Multiprocess`` with worker ``i`` on socket ``i`` (see the module)."""
+
+    def __init__(self, config: Config) -> None:
+        # All bound before any worker listens: a group the kernel spreads over.
+        super().__init__(config, [_bind(config) for _ in range(config.workers)])
+
+    def init_processes(self) -> None:
+        for sock in self.sockets:
+            process = Process(self.config, [sock])
+            process.start()
+            self.processes.append(process)
+
+    def restart_all(self) -> None:
+        """As uvicorn's: each replacement is ready before the worker it replaces stops."""
+        for idx, old_process in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new_process = Process(self.config, [self.sockets[idx]])
+            new_process.start()
+            if not new_process.wait_until_ready(
+                self.config.timeout_worker_healthcheck, self.should_exit
+            ):
+                new_process.kill()
+                new_process.join()
+                if not self.should_exit.is_set():
+                    logger.error(
+                        f"New child process [{new_process.pid}] was not ready in time; "
+                        f"keeping worker [{old_process.pid}] and aborting the restart."
+                    )
+                return
+            old_process.terminate()
+            old_process.join()
+            self.processes[idx] = new_process
+
+    def keep_subprocess_alive(self) -> None:
+        """As uvicorn's: a worker that died or hangs is replaced, on its socket."""
+        if self.should_exit.is_set():
+            return
+        for idx, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                logger.error(
+                    f"Child process [{process.pid}] failed to start, stopping the parent process."
+                )
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            logger.info(f"Child process [{process.pid}] died")
+            replacement = Process(self.config, [self.sockets[idx]])
+            replacement.start()
+            self.processes[idx] = replacement
