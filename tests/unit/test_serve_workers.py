@@ -32,6 +32,7 @@ class _FakeProcess:
     made: list[_FakeProcess] = []
 
     def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        self.config = config
         self.sockets = sockets
         self.alive = True
         self.pid = len(self.made)
@@ -70,6 +71,11 @@ def test_each_worker_and_its_replacements_listen_on_a_socket_of_their_own(
         procs: list[Any] = sup.processes  # the fakes
         sup.init_processes()
         assert [p.sockets for p in procs] == [[s] for s in sup.sockets]
+        # Each worker's config has its own slot in one shared array of connection counts.
+        shares = [p.config.hubflow_share for p in procs]
+        assert [s.index for s in shares] == [0, 1, 2]
+        assert len({id(s.counts) for s in shares}) == 1
+        assert all(p.config.http == "hubflow.api.workers:EvenedHttpTools" for p in procs)
         procs[1].alive = False  # a worker dies: its replacement takes its socket
         sup.keep_subprocess_alive()
         assert procs[1] is _FakeProcess.made[3]
@@ -80,6 +86,14 @@ def test_each_worker_and_its_replacements_listen_on_a_socket_of_their_own(
     finally:
         for s in sup.sockets:
             s.close()
+
+
+def test_a_worker_over_its_even_share_of_connections_is_over() -> None:
+    counts = [9, 7]
+    assert workers._Share(counts, 0).over(9)
+    assert not workers._Share(counts, 1).over(7)
+    counts[:] = [8, 7]  # 15 connections: up to 8 each
+    assert not workers._Share(counts, 0).over(8)
 
 
 def test_not_for_one_worker_nor_a_port_picked_by_the_system() -> None:
@@ -109,10 +123,16 @@ def test_hubflow_serve_with_two_workers_answers_and_stops(tmp_path: Path) -> Non
                 pass
             assert time.monotonic() < deadline, "hubflow serve did not become ready"
             time.sleep(0.2)
-        # Connections opened together: all answered (on whichever worker).
+        # Keep-alive connections opened together: all answered, and a worker holding
+        # more than half of them closes some until the two hold four each.
         clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}") for _ in range(8)]
         try:
-            assert all(c.get("/healthz").status_code == 200 for c in clients)
+            closes = []
+            for _ in range(30):
+                answers = [c.get("/healthz") for c in clients]
+                assert all(r.status_code == 200 for r in answers)
+                closes.append(sum(r.headers.get("connection") == "close" for r in answers))
+            assert closes[-5:] == [0] * 5, closes
         finally:
             for c in clients:
                 c.close()
