@@ -96,6 +96,17 @@ def test_a_worker_over_its_even_share_of_connections_is_over() -> None:
     assert not workers._Share(counts, 0).over(8)
 
 
+def test_connections_told_to_close_no_longer_count() -> None:
+    # Until a closing connection is gone, the next requests must not close more.
+    counts = [0, 15]
+    share = workers._Share(counts, 0)
+    connections: set[object] = {object() for _ in range(17)}
+    assert share.over(share.publish(connections))
+    share.closing.add(next(iter(connections)))
+    assert share.publish(connections) == 16 and counts == [16, 15]
+    assert not share.over(16)
+
+
 def test_not_for_one_worker_nor_a_port_picked_by_the_system() -> None:
     assert not workers.supported(Config("x:y", port=8000, workers=1))
     assert not workers.supported(Config("x:y", port=0, workers=2))

@@ -29,6 +29,7 @@ import math
 import multiprocessing
 import socket
 import sys
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from uvicorn.config import STARTUP_FAILURE, Config
@@ -67,9 +68,15 @@ class _Share:
     def __init__(self, counts: Any, index: int) -> None:
         self.counts = counts
         self.index = index
+        # This worker's connections told to close, until they have: no longer counted
+        # (else every request until the first one is gone would close one more).
+        self.closing: set[object] = set()
 
-    def publish(self, mine: int) -> None:
+    def publish(self, connections: AbstractSet[object]) -> int:
+        """Publish this worker's number of connections, not counting those closing."""
+        mine = len(connections - self.closing)
         self.counts[self.index] = mine
+        return mine
 
     def over(self, mine: int) -> bool:
         """More than an even share of all the workers' connections (rounded up)."""
@@ -84,18 +91,23 @@ class EvenedHttpTools(HttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         if (share := _share(self.config)) is not None:
-            share.publish(len(self.connections))
+            share.publish(self.connections)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if (share := _share(self.config)) is not None:
-            share.publish(len(self.connections))
+            share.closing.discard(self)
+            share.publish(self.connections)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         share = _share(self.config)
-        if share is not None and self.cycle.keep_alive and share.over(len(self.connections)):
+        if share is None or not self.cycle.keep_alive or self in share.closing:
+            return
+        if share.over(share.publish(self.connections)):
             self.cycle.keep_alive = False  # answered with Connection: close
+            share.closing.add(self)
+            share.publish(self.connections)
 
 
 def _share(config: Config) -> _Share | None:
