@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 
@@ -47,15 +48,24 @@ def serve(host: str, port: int, workers: int) -> None:
         raise click.ClickException(exc.message) from exc
     finally:
         engine.dispose()
-    uvicorn.run(
-        "hubflow.api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_level="warning",
-    )
+    from hubflow.api import workers as per_worker
+
+    app = "hubflow.api.app:app_from_env"
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "access_log": False,
+        "log_level": "warning",
+    }
+    config = uvicorn.Config(app, **options)
+    if per_worker.supported(config):
+        # A listening socket per worker: see hubflow.api.workers.
+        with contextlib.suppress(KeyboardInterrupt):
+            per_worker.SocketPerWorker(config).run()
+    else:
+        uvicorn.run(app, **options)
 
 
 @main.command()

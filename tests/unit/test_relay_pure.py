@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from hubflow.webhooks import relay as relay_module
 from hubflow.webhooks.relay import RelayPolicy, backoff_delay, matches
 
 
@@ -76,3 +77,55 @@ def test_backoff_never_negative() -> None:
 )
 def test_matches(patterns: list[str], event: str, expected: bool) -> None:
     assert matches(patterns, event) is expected
+
+
+class _CountingRelay:
+    """Stands in for a Relay: counts the work each pass asks for."""
+
+    def __init__(self) -> None:
+        self.policy = RelayPolicy(batch=2)
+        self.calls: list[str] = []
+        self.events = (0, 0)
+        self.due = 0
+
+    def expire_holds(self) -> int:
+        self.calls.append("expire")
+        return 0
+
+    def _fan_out(self) -> tuple[int, int]:
+        self.calls.append("fan_out")
+        return self.events
+
+    def deliver_due(self) -> int:
+        self.calls.append("deliver")
+        return self.due
+
+
+def test_passes_look_for_expired_holds_and_retries_once_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(relay_module.time, "monotonic", lambda: clock[0])
+    relay = _CountingRelay()
+    passes = relay_module._Passes(relay, 0.5)  # type: ignore[arg-type]
+    passes.run()  # the first pass does everything
+    assert relay.calls == ["expire", "fan_out", "deliver"]
+    relay.calls.clear()
+    passes.run()  # woken again at once, nothing new: events only
+    assert relay.calls == ["fan_out"]
+    relay.calls.clear()
+    relay.events = (3, 2)  # new events made deliveries: sent in the same pass
+    relay.due = 2  # a full batch: the next pass sends again
+    assert passes.run() == 5
+    assert relay.calls == ["fan_out", "deliver"]
+    relay.calls.clear()
+    relay.events, relay.due = (0, 0), 1
+    passes.run()
+    assert relay.calls == ["fan_out", "deliver"]
+    relay.calls.clear()
+    passes.run()
+    assert relay.calls == ["fan_out"]
+    relay.calls.clear()
+    clock[0] += 0.5  # an interval later: everything again
+    passes.run()
+    assert relay.calls == ["expire", "fan_out", "deliver"]

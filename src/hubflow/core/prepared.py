@@ -26,8 +26,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
+import psycopg
+from psycopg._queries import PostgresQuery, _query2pg_nocache
 from sqlalchemy import Connection, Insert, bindparam, literal_column, select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
@@ -87,7 +90,7 @@ class Prepared:
         fetched once the pipeline has synced). Writes gathered before go first."""
         _flush(conn)
         compiled = self._compile(conn, tuple(params))
-        cursor = _driver(conn).cursor()
+        cursor = _cursor(conn)
         _run(conn, cursor, compiled, params)
         return cursor
 
@@ -108,17 +111,16 @@ class Prepared:
             batch.append((self, list(rows)))
             return
         keys = tuple(rows[0])
-        driver = _driver(conn)
         if self._by_keys:
             for start in range(0, len(rows), MAX_ROWS):
                 chunk = rows[start : start + MAX_ROWS]
                 compiled = self._multi_row(conn, keys, len(chunk))
-                _run(conn, driver.cursor(), compiled, _flat(chunk, keys, "r"))
+                _run(conn, _cursor(conn), compiled, _flat(chunk, keys, "r"))
             return
         compiled = self._compile(conn, keys)
         assert not compiled.post_compile_params, "executemany takes no expanding binds"
         args = [_args(compiled, r) for r in rows]
-        driver.cursor().executemany(args[0][0], [a[1] for a in args])
+        _cursor(conn).executemany(args[0][0], [a[1] for a in args])
 
     def _compile(self, conn: Connection, keys: tuple[str, ...]) -> SQLCompiler:
         cache_key = (conn.dialect.name, keys if self._by_keys else ())
@@ -195,6 +197,45 @@ def _run(conn: Connection, cursor: Any, compiled: SQLCompiler, params: Mapping[s
         cursor.execute(*_args(compiled, params))
 
 
+class _ConvertedOnce(PostgresQuery):
+    """psycopg rewrites a query's ``%(name)s`` placeholders as ``$n`` (a pass of a
+    regular expression in Python) at every run, unless the query is under 4 KB with
+    at most 50 parameters: its cache leaves out the long ones, often multi-row
+    INSERTs of ever new shapes. An order's combined INSERT is over both limits, and
+    rewriting it at every run cost about a fifth of the server's CPU per order. The
+    statements run here are a bounded set (each compiled once, see ``_MAX_SHAPES``),
+    so their rewrite is kept too. (psycopg's own classes: what a cursor does with a
+    query is not public API; the tests run every statement here through it.)"""
+
+    __slots__ = ()
+
+    def convert(self, query: Any, vars: Any) -> None:
+        if vars is None or not isinstance(query, str):
+            super().convert(query, vars)
+            return
+        self.query, self._want_formats, self._order, self._parts = _converted(
+            query, self._tx.encoding
+        )
+        self.dump(vars)
+
+
+@lru_cache(maxsize=2 * _MAX_SHAPES)
+def _converted(query: str, encoding: str) -> Any:
+    return _query2pg_nocache(query.encode(encoding), encoding)
+
+
+class _Cursor(psycopg.Cursor[Any]):
+    __slots__ = ()
+    _query_cls = _ConvertedOnce
+
+
+def _cursor(conn: Connection) -> Any:
+    """A cursor on the DBAPI connection; on PostgreSQL, one that keeps the rewrite
+    of its queries (``_ConvertedOnce``)."""
+    driver = _driver(conn)
+    return _Cursor(driver) if conn.dialect.name == "postgresql" else driver.cursor()
+
+
 def _driver(conn: Connection) -> Any:
     if conn.get_execution_options().get(BEGIN_PENDING):
         # Outside the transaction (autocommit) otherwise: see UnitOfWork.
@@ -253,6 +294,6 @@ def _flush(conn: Connection) -> None:
         params: dict[str, Any] = {}
         for j, (p, rows) in enumerate(parts):
             params.update(_flat(rows, tuple(rows[0]), f"w{j}_") if p._by_keys else rows[0])
-        _run(conn, _driver(conn).cursor(), compiled, params)
+        _run(conn, _cursor(conn), compiled, params)
     finally:
         conn.execution_options(**{_BATCH: batch})
