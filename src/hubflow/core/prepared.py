@@ -23,15 +23,14 @@ only columns whose driver values are what the caller wants (strings, numbers).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import psycopg
-from psycopg._queries import PostgresQuery, _query2pg_nocache
-from sqlalchemy import Connection, Insert, bindparam, literal_column, select
+from sqlalchemy import Connection, Dialect, Insert, bindparam, literal_column, select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
 
@@ -127,7 +126,7 @@ class Prepared:
         compiled = self._compiled.get(cache_key)
         if compiled is None:
             columns = list(keys) if self._by_keys else None
-            built = self.statement.compile(dialect=conn.dialect, column_keys=columns)  # type: ignore[attr-defined]
+            built = self.statement.compile(dialect=_dialect(conn), column_keys=columns)  # type: ignore[attr-defined]
             assert isinstance(built, SQLCompiler)
             compiled = built
             with self._lock:
@@ -138,7 +137,7 @@ class Prepared:
         cache_key = (conn.dialect.name, (*keys, f"*{n}"))
         compiled = self._compiled.get(cache_key)
         if compiled is None:
-            built = self.rows_statement(keys, n, "r").compile(dialect=conn.dialect)
+            built = self.rows_statement(keys, n, "r").compile(dialect=_dialect(conn))
             assert isinstance(built, SQLCompiler)
             compiled = built
             with self._lock:
@@ -197,43 +196,34 @@ def _run(conn: Connection, cursor: Any, compiled: SQLCompiler, params: Mapping[s
         cursor.execute(*_args(compiled, params))
 
 
-class _ConvertedOnce(PostgresQuery):
-    """psycopg rewrites a query's ``%(name)s`` placeholders as ``$n`` (a pass of a
-    regular expression in Python) at every run, unless the query is under 4 KB with
-    at most 50 parameters: its cache leaves out the long ones, often multi-row
-    INSERTs of ever new shapes. An order's combined INSERT is over both limits, and
-    rewriting it at every run cost about a fifth of the server's CPU per order. The
-    statements run here are a bounded set (each compiled once, see ``_MAX_SHAPES``),
-    so their rewrite is kept too. (psycopg's own classes: what a cursor does with a
-    query is not public API; the tests run every statement here through it.)"""
-
-    __slots__ = ()
-
-    def convert(self, query: Any, vars: Any) -> None:
-        if vars is None or not isinstance(query, str):
-            super().convert(query, vars)
-            return
-        self.query, self._want_formats, self._order, self._parts = _converted(
-            query, self._tx.encoding
-        )
-        self.dump(vars)
-
-
-@lru_cache(maxsize=2 * _MAX_SHAPES)
-def _converted(query: str, encoding: str) -> Any:
-    return _query2pg_nocache(query.encode(encoding), encoding)
-
-
-class _Cursor(psycopg.Cursor[Any]):
-    __slots__ = ()
-    _query_cls = _ConvertedOnce
-
-
 def _cursor(conn: Connection) -> Any:
-    """A cursor on the DBAPI connection; on PostgreSQL, one that keeps the rewrite
-    of its queries (``_ConvertedOnce``)."""
+    """A cursor on the DBAPI connection; on PostgreSQL, a raw one: its queries come
+    with PostgreSQL's own ``$n`` placeholders (see ``_dialect``), so psycopg runs them
+    as they are. Its default cursor rewrites ``%(name)s`` placeholders with a pass of
+    a regular expression at every run of a query over 4 KB or 50 parameters (it
+    caches only the short ones); an order's combined INSERT is over both, and that
+    rewrite cost about a fifth of the server's CPU per order."""
     driver = _driver(conn)
-    return _Cursor(driver) if conn.dialect.name == "postgresql" else driver.cursor()
+    return psycopg.RawCursor(driver) if conn.dialect.name == "postgresql" else driver.cursor()
+
+
+_raw_dialects: dict[int, Dialect] = {}
+
+
+def _dialect(conn: Connection) -> Dialect:
+    """The dialect statements here are compiled for: on PostgreSQL the connection's,
+    with numbered ``$n`` placeholders (what ``_cursor``'s raw cursor takes)."""
+    dialect = conn.dialect
+    if dialect.name != "postgresql":
+        return dialect
+    raw = _raw_dialects.get(id(dialect))
+    if raw is None:
+        raw = copy.copy(dialect)
+        raw.paramstyle = "numeric_dollar"
+        raw.positional = True
+        with _shapes_lock:
+            _raw_dialects[id(dialect)] = raw
+    return raw
 
 
 def _driver(conn: Connection) -> Any:
@@ -284,7 +274,7 @@ def _flush(conn: Connection) -> None:
                 ).cte(f"w{j}")  # type: ignore[attr-defined]
                 for j, (p, rows) in enumerate(parts)
             ]
-            built = select(literal_column("1")).add_cte(*ctes).compile(dialect=conn.dialect)
+            built = select(literal_column("1")).add_cte(*ctes).compile(dialect=_dialect(conn))
             assert isinstance(built, SQLCompiler)
             compiled = built
             with _shapes_lock:
