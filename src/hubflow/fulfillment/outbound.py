@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, exists, func, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
@@ -29,16 +29,17 @@ from hubflow.orders.store import orders_table, shipments_table
 
 __all__ = ["Planner", "create_wave", "get_wave", "pick", "report_short"]
 
-# Orders the wave into batches and each batch's picks into walking order: given the
-# hub's layout document and, per shipment, the bins to visit, return batches of
-# shipment ids and, per batch, the bin ids in walking order with the distance walked.
+# Orders the wave into batches and each batch's picks into walking order: given a reader
+# of the hub's layout document (called only by a planner that has not read it already)
+# and, per shipment, the bins to visit, return batches of shipment ids and, per batch, the
+# bin ids in walking order with the distance walked.
 Planner = Callable[
-    [dict[str, Any], dict[str, list[dict[str, Any]]]],
+    [Callable[[], dict[str, Any]], dict[str, list[dict[str, Any]]]],
     list[tuple[list[str], list[str], int]],
 ]
 
 
-def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
+def _lock_hub(conn: Connection, hub_id: str) -> None:
     """Serialise wave building per hub (two waves must not allocate the same units):
     touching the layout row takes its row lock until commit."""
     lay = layouts_table.c
@@ -47,6 +48,10 @@ def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
     )
     if res.rowcount != 1:
         raise Conflict("the hub has no layout yet", code="no_layout")
+
+
+def _layout_doc(conn: Connection, hub_id: str) -> dict[str, Any]:
+    lay = layouts_table.c
     doc: dict[str, Any] = conn.execute(select(lay.layout).where(lay.hub_id == hub_id)).scalar_one()
     return doc
 
@@ -54,7 +59,8 @@ def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
 def _due_shipments(conn: Connection, hub_id: str, cutoff: datetime) -> list[Any]:
     """Unpacked shipments at the hub not yet in a wave, due to leave by the cutoff."""
     s, o, t = shipments_table.c, orders_table.c, pick_tasks_table.c
-    in_wave = select(t.shipment_id).distinct()
+    # Correlated, so each candidate is one index probe rather than every task of the day.
+    in_wave = exists().where(t.shipment_id == s.id)
     rows = conn.execute(
         select(s.id, s.order_id, s.ready_at, o.created_at)
         .join(orders_table, o.id == s.order_id)
@@ -62,7 +68,7 @@ def _due_shipments(conn: Connection, hub_id: str, cutoff: datetime) -> list[Any]
             s.hub_id == hub_id,
             s.packed_at.is_(None),
             s.status.in_(["pending", "assigned", "offered", "carrier_pending"]),
-            s.id.not_in(in_wave),
+            ~in_wave,
         )
         .order_by(s.id)
     ).all()
@@ -113,7 +119,7 @@ def create_wave(
     """A wave of everything due by ``cutoff``: each line allocated to bins that hold it,
     orders batched onto carts, each cart's picks in walking order."""
     conn = uow.conn
-    doc = _lock_hub(conn, hub_id)
+    _lock_hub(conn, hub_id)
     ships = _due_shipments(conn, hub_id, cutoff)
     lines = _lines(conn, hub_id, [s.order_id for s in ships])
     free = _free_in_bins(conn, hub_id, {p for q in lines.values() for p in q})
@@ -142,7 +148,10 @@ def create_wave(
         if mine:
             visits[s.id] = mine
     wave_id = new_id("wav")
-    batches = planner(doc, {sid: v for sid, v in visits.items() if sid not in short})
+    batches = planner(
+        lambda: _layout_doc(conn, hub_id),
+        {sid: v for sid, v in visits.items() if sid not in short},
+    )
     tasks: list[dict[str, Any]] = []
     plan = []
     for k, (shipment_ids, walk, distance) in enumerate(batches):
