@@ -275,12 +275,72 @@ def _aisle_offsets(layout: Layout, points: list[Point]) -> list[list[int]]:
 
 
 def _rr_distance(layout: Layout, points: list[Point]) -> int:
-    """The length of :func:`_ratliff_rosenthal`'s tour, without walking it."""
+    """The length of :func:`_ratliff_rosenthal`'s tour, without walking it: the same
+    programme on numbered classes with the transitions looked up in tables (batching asks
+    for thousands of lengths per wave)."""
     if not points:
         return 0
-    steps = _rr_programme(layout, _aisle_offsets(layout, points))
-    cost: int = steps[-1][2][_DONE][0]
-    return cost
+    through, across, done = _rr_tables()
+    n = len(through)
+    xs = [a.x_mm for a in layout.aisles]
+    length = layout.cross_aisles[1].y_mm - layout.cross_aisles[0].y_mm
+    inf = 1 << 62
+    best = [inf] * n
+    best[0] = 0  # the start class is numbered first
+    for j, offsets in enumerate(_aisle_offsets(layout, points)):
+        options = [(_KINDS.index(o[:3]), o[3]) for o in _aisle_options(offsets, length)]
+        after = [inf] * n
+        for s, cost in enumerate(best):
+            if cost == inf:
+                continue
+            row = through[s]
+            for k, walk in options:
+                t = row[k]
+                if t >= 0 and cost + walk < after[t]:
+                    after[t] = cost + walk
+        last = j + 1 == len(xs)
+        width = 0 if last else xs[j + 1] - xs[j]
+        best = [inf] * n
+        for s, cost in enumerate(after):
+            if cost == inf:
+                continue
+            row = across[s]
+            for c, (front, back) in enumerate(_CROSSINGS[:1] if last else _CROSSINGS):
+                t = row[c]
+                if t >= 0 and cost + (front + back) * width < best[t]:
+                    best[t] = cost + (front + back) * width
+    return best[done]
+
+
+# The ways to walk an aisle, by what they add at its ends and whether they link them.
+_KINDS = ((1, 1, True), (2, 2, True), (0, 0, False), (0, 2, False), (2, 0, False), (2, 2, False))
+
+
+@cache
+def _rr_tables() -> tuple[list[list[int]], list[list[int]], int]:
+    """Every class a partial tour can reach, numbered from the start class: the class after
+    each kind of aisle walk and after each crossing (-1 where not allowed), and the finished
+    tour's number."""
+    states: list[_State] = [(_ZERO, _ZERO, 0)]
+    number = {states[0]: 0}
+    through: list[list[int]] = []
+    across: list[list[int]] = []
+
+    def num(t: _State | None) -> int:
+        if t is None:
+            return -1
+        if t not in number:
+            number[t] = len(states)
+            states.append(t)
+        return number[t]
+
+    i = 0
+    while i < len(states):
+        s = states[i]
+        through.append([num(_through_aisle(s, a, b, join)) for a, b, join in _KINDS])
+        across.append([num(_across(s, front, back)) for front, back in _CROSSINGS])
+        i += 1
+    return through, across, num(_DONE)
 
 
 def _ratliff_rosenthal(layout: Layout, points: list[Point]) -> list[Point]:
