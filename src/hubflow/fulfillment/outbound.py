@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
@@ -92,19 +92,16 @@ def _lines(conn: Connection, hub_id: str, order_ids: list[str]) -> dict[str, dic
 def _free_in_bins(conn: Connection, hub_id: str, products: set[str]) -> dict[str, list[list[Any]]]:
     """Per product, [bin id, units not yet promised to an open pick task], by bin code."""
     bs, t, b = bin_stock_table.c, pick_tasks_table.c, bins_table.c
+    # Per bin row, its open tasks (an index probe on status and bin), not every open task
+    # of every hub grouped first.
     open_qty = (
-        select(t.bin_id, t.product_id, func.sum(t.quantity - t.picked).label("n"))
-        .where(t.status == "open")
-        .group_by(t.bin_id, t.product_id)
-        .subquery()
+        select(func.sum(t.quantity - t.picked))
+        .where(t.status == "open", t.bin_id == bs.bin_id, t.product_id == bs.product_id)
+        .scalar_subquery()
     )
     rows = conn.execute(
-        select(bs.bin_id, b.code, bs.product_id, bs.quantity, open_qty.c.n)
+        select(bs.bin_id, b.code, bs.product_id, bs.quantity, open_qty.label("n"))
         .join(bins_table, b.id == bs.bin_id)
-        .outerjoin(
-            open_qty,
-            and_(open_qty.c.bin_id == bs.bin_id, open_qty.c.product_id == bs.product_id),
-        )
         .where(bs.hub_id == hub_id, bs.product_id.in_(products), b.active)
         .order_by(b.code)
     )
