@@ -17,7 +17,7 @@ from hubflow.delivery.store import carrier_handoffs_table, proofs_table
 from hubflow.delivery.tracking import move, shipment_row, timeline
 from hubflow.orders.store import shipments_table
 
-__all__ = ["get_proof", "get_shipment", "mark_packed"]
+__all__ = ["get_proof", "get_shipment", "mark_packed", "set_packed"]
 
 _PLANNED = {ShipmentStatus.ASSIGNED, ShipmentStatus.OFFERED, ShipmentStatus.CARRIER_PENDING}
 
@@ -31,6 +31,20 @@ def mark_packed(
     dims_mm: tuple[int, int, int] | None = None,
     volume_cm3: int | None = None,
 ) -> dict[str, Any]:
+    """:func:`set_packed`, answering the shipment as it is now."""
+    set_packed(uow, shipment_id, now, weight_g=weight_g, dims_mm=dims_mm, volume_cm3=volume_cm3)
+    return get_shipment(uow.conn, None, shipment_id)
+
+
+def set_packed(
+    uow: UnitOfWork,
+    shipment_id: str,
+    now: datetime,
+    *,
+    weight_g: int | None = None,
+    dims_mm: tuple[int, int, int] | None = None,
+    volume_cm3: int | None = None,
+) -> None:
     """The hub packed the parcel: it may leave. Weight and size are the carton's when
     given (``volume_cm3`` for several cartons: their sum), else estimated from the
     products."""
@@ -58,7 +72,6 @@ def mark_packed(
     else:
         _set(conn, ship, now, values)  # planned already: the status stays
     sync_order(uow, ship["order_id"], now)
-    return get_shipment(conn, None, shipment_id)
 
 
 class _Row:

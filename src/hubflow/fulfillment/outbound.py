@@ -9,8 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, Integer, bindparam, exists, func, insert, select, update
 
+from hubflow.catalog.store import products_table
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
@@ -29,16 +30,17 @@ from hubflow.orders.store import orders_table, shipments_table
 
 __all__ = ["Planner", "create_wave", "get_wave", "pick", "report_short"]
 
-# Orders the wave into batches and each batch's picks into walking order: given the
-# hub's layout document and, per shipment, the bins to visit, return batches of
-# shipment ids and, per batch, the bin ids in walking order with the distance walked.
+# Orders the wave into batches and each batch's picks into walking order: given a reader
+# of the hub's layout document (called only by a planner that has not read it already)
+# and, per shipment, the bins to visit, return batches of shipment ids and, per batch, the
+# bin ids in walking order with the distance walked.
 Planner = Callable[
-    [dict[str, Any], dict[str, list[dict[str, Any]]]],
+    [Callable[[], dict[str, Any]], dict[str, list[dict[str, Any]]]],
     list[tuple[list[str], list[str], int]],
 ]
 
 
-def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
+def _lock_hub(conn: Connection, hub_id: str) -> None:
     """Serialise wave building per hub (two waves must not allocate the same units):
     touching the layout row takes its row lock until commit."""
     lay = layouts_table.c
@@ -47,6 +49,10 @@ def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
     )
     if res.rowcount != 1:
         raise Conflict("the hub has no layout yet", code="no_layout")
+
+
+def _layout_doc(conn: Connection, hub_id: str) -> dict[str, Any]:
+    lay = layouts_table.c
     doc: dict[str, Any] = conn.execute(select(lay.layout).where(lay.hub_id == hub_id)).scalar_one()
     return doc
 
@@ -54,7 +60,8 @@ def _lock_hub(conn: Connection, hub_id: str) -> dict[str, Any]:
 def _due_shipments(conn: Connection, hub_id: str, cutoff: datetime) -> list[Any]:
     """Unpacked shipments at the hub not yet in a wave, due to leave by the cutoff."""
     s, o, t = shipments_table.c, orders_table.c, pick_tasks_table.c
-    in_wave = select(t.shipment_id).distinct()
+    # Correlated, so each candidate is one index probe rather than every task of the day.
+    in_wave = exists().where(t.shipment_id == s.id)
     rows = conn.execute(
         select(s.id, s.order_id, s.ready_at, o.created_at)
         .join(orders_table, o.id == s.order_id)
@@ -62,11 +69,13 @@ def _due_shipments(conn: Connection, hub_id: str, cutoff: datetime) -> list[Any]
             s.hub_id == hub_id,
             s.packed_at.is_(None),
             s.status.in_(["pending", "assigned", "offered", "carrier_pending"]),
-            s.id.not_in(in_wave),
+            ~in_wave,
+            # A hub behind its work holds thousands not yet due: they stay in the database.
+            func.coalesce(s.ready_at, o.created_at) <= cutoff,
         )
         .order_by(s.id)
     ).all()
-    return [r for r in rows if (r.ready_at or r.created_at) <= cutoff]
+    return list(rows)
 
 
 def _lines(conn: Connection, hub_id: str, order_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -84,19 +93,16 @@ def _lines(conn: Connection, hub_id: str, order_ids: list[str]) -> dict[str, dic
 def _free_in_bins(conn: Connection, hub_id: str, products: set[str]) -> dict[str, list[list[Any]]]:
     """Per product, [bin id, units not yet promised to an open pick task], by bin code."""
     bs, t, b = bin_stock_table.c, pick_tasks_table.c, bins_table.c
+    # Per bin row, its open tasks (an index probe on status and bin), not every open task
+    # of every hub grouped first.
     open_qty = (
-        select(t.bin_id, t.product_id, func.sum(t.quantity - t.picked).label("n"))
-        .where(t.status == "open")
-        .group_by(t.bin_id, t.product_id)
-        .subquery()
+        select(func.sum(t.quantity - t.picked))
+        .where(t.status == "open", t.bin_id == bs.bin_id, t.product_id == bs.product_id)
+        .scalar_subquery()
     )
     rows = conn.execute(
-        select(bs.bin_id, b.code, bs.product_id, bs.quantity, open_qty.c.n)
+        select(bs.bin_id, b.code, bs.product_id, bs.quantity, open_qty.label("n"))
         .join(bins_table, b.id == bs.bin_id)
-        .outerjoin(
-            open_qty,
-            and_(open_qty.c.bin_id == bs.bin_id, open_qty.c.product_id == bs.product_id),
-        )
         .where(bs.hub_id == hub_id, bs.product_id.in_(products), b.active)
         .order_by(b.code)
     )
@@ -113,7 +119,7 @@ def create_wave(
     """A wave of everything due by ``cutoff``: each line allocated to bins that hold it,
     orders batched onto carts, each cart's picks in walking order."""
     conn = uow.conn
-    doc = _lock_hub(conn, hub_id)
+    _lock_hub(conn, hub_id)
     ships = _due_shipments(conn, hub_id, cutoff)
     lines = _lines(conn, hub_id, [s.order_id for s in ships])
     free = _free_in_bins(conn, hub_id, {p for q in lines.values() for p in q})
@@ -142,7 +148,10 @@ def create_wave(
         if mine:
             visits[s.id] = mine
     wave_id = new_id("wav")
-    batches = planner(doc, {sid: v for sid, v in visits.items() if sid not in short})
+    batches = planner(
+        lambda: _layout_doc(conn, hub_id),
+        {sid: v for sid, v in visits.items() if sid not in short},
+    )
     tasks: list[dict[str, Any]] = []
     plan = []
     for k, (shipment_ids, walk, distance) in enumerate(batches):
@@ -240,6 +249,38 @@ def _task(conn: Connection, task_id: str) -> Any:
     return row
 
 
+# A scan's statements, built once: a day of picking runs them tens of thousands of times.
+_TAKE = (
+    update(bin_stock_table)
+    .where(
+        bin_stock_table.c.bin_id == bindparam("b_bin"),
+        bin_stock_table.c.product_id == bindparam("b_product"),
+        bin_stock_table.c.quantity >= bindparam("b_qty"),
+    )
+    .values(
+        quantity=bin_stock_table.c.quantity - bindparam("b_qty"),
+        updated_at=bindparam("b_now", type_=bin_stock_table.c.updated_at.type),
+    )
+)
+
+
+def _freed(least: Callable[..., Any]) -> Any:
+    """The bin's used room less what left it, never below zero (``least``: the dialect's
+    two-argument maximum)."""
+    b = bins_table.c
+    return (
+        update(bins_table)
+        .where(b.id == bindparam("b_bin"))
+        .values(
+            used_volume_cm3=least(b.used_volume_cm3 - bindparam("b_volume", type_=Integer()), 0),
+            used_weight_g=least(b.used_weight_g - bindparam("b_weight", type_=Integer()), 0),
+        )
+    )
+
+
+_FREE_SQLITE, _FREE = _freed(func.max), _freed(func.greatest)
+
+
 def _take_from_bin(
     conn: Connection,
     bin_id: str,
@@ -249,38 +290,40 @@ def _take_from_bin(
     unit: tuple[int, int],
 ) -> bool:
     """Remove units from a bin if it holds them (one conditional UPDATE)."""
-    bs, b = bin_stock_table.c, bins_table.c
     res = conn.execute(
-        update(bin_stock_table)
-        .where(bs.bin_id == bin_id, bs.product_id == product_id, bs.quantity >= quantity)
-        .values(quantity=bs.quantity - quantity, updated_at=now)
+        _TAKE, {"b_bin": bin_id, "b_product": product_id, "b_qty": quantity, "b_now": now}
     )
     if res.rowcount != 1:
         return False
-    volume, weight = unit[0] * quantity, unit[1] * quantity
     conn.execute(
-        update(bins_table)
-        .where(b.id == bin_id)
-        .values(
-            used_volume_cm3=func.max(b.used_volume_cm3 - volume, 0)
-            if conn.dialect.name == "sqlite"
-            else func.greatest(b.used_volume_cm3 - volume, 0),
-            used_weight_g=func.max(b.used_weight_g - weight, 0)
-            if conn.dialect.name == "sqlite"
-            else func.greatest(b.used_weight_g - weight, 0),
-        )
+        _FREE_SQLITE if conn.dialect.name == "sqlite" else _FREE,
+        {"b_bin": bin_id, "b_volume": unit[0] * quantity, "b_weight": unit[1] * quantity},
     )
     return True
 
 
 def unit_size(conn: Connection, product_id: str) -> tuple[int, int]:
-    from hubflow.catalog.store import products_table
-
     p = products_table.c
     row = conn.execute(
         select(p.length_mm, p.width_mm, p.height_mm, p.weight_g).where(p.id == product_id)
     ).one()
     return max(1, row.length_mm * row.width_mm * row.height_mm // 1000), row.weight_g
+
+
+# The task, its bin's label and its product's size in one read.
+_SCANNED_TASK = (
+    select(
+        pick_tasks_table,
+        bins_table.c.code.label("bin_code"),
+        products_table.c.length_mm,
+        products_table.c.width_mm,
+        products_table.c.height_mm,
+        products_table.c.weight_g,
+    )
+    .join(bins_table, bins_table.c.id == pick_tasks_table.c.bin_id)
+    .join(products_table, products_table.c.id == pick_tasks_table.c.product_id)
+    .where(pick_tasks_table.c.id == bindparam("b_task"))
+)
 
 
 def pick(
@@ -292,24 +335,7 @@ def pick(
     now: datetime,
 ) -> dict[str, Any]:
     """A scanner's pick: the bin and the product scanned must be the task's."""
-    from hubflow.catalog.store import products_table
-
-    conn = uow.conn
-    t, b, p = pick_tasks_table.c, bins_table.c, products_table.c
-    # The task, its bin's label and its product's size in one read.
-    task = conn.execute(
-        select(
-            pick_tasks_table,
-            b.code.label("bin_code"),
-            p.length_mm,
-            p.width_mm,
-            p.height_mm,
-            p.weight_g,
-        )
-        .join(bins_table, b.id == t.bin_id)
-        .join(products_table, p.id == t.product_id)
-        .where(t.id == task_id)
-    ).first()
+    task = uow.conn.execute(_SCANNED_TASK, {"b_task": task_id}).first()
     if task is None:
         raise NotFound(f"pick task {task_id} not found", code="pick_task_not_found")
     if task.status != "open":
@@ -333,6 +359,7 @@ def pick(
             code="over_pick",
             details={"remaining": task.quantity - task.picked},
         )
+    conn = uow.conn
     unit = (max(1, task.length_mm * task.width_mm * task.height_mm // 1000), task.weight_g)
     if not _take_from_bin(conn, task.bin_id, product_id, quantity, now, unit):
         raise Conflict("the bin holds fewer units than that; report a short pick", code="bin_short")
@@ -346,16 +373,31 @@ def pick(
     }
 
 
+_ADVANCE = (
+    update(pick_tasks_table)
+    .where(
+        pick_tasks_table.c.id == bindparam("b_task"),
+        pick_tasks_table.c.version == bindparam("b_version"),
+    )
+    .values(
+        picked=pick_tasks_table.c.picked + bindparam("b_qty", type_=Integer()),
+        version=pick_tasks_table.c.version + 1,
+        status=bindparam("b_status"),
+    )
+)
+
+
 def _advance(conn: Connection, task: Any, quantity: int) -> bool:
     """The task's count moves on (``True``: it is complete)."""
-    t = pick_tasks_table.c
     done = bool(task.picked + quantity == task.quantity)
     res = conn.execute(
-        update(pick_tasks_table)
-        .where(t.id == task.id, t.version == task.version)
-        .values(
-            picked=t.picked + quantity, version=t.version + 1, status="picked" if done else "open"
-        )
+        _ADVANCE,
+        {
+            "b_task": task.id,
+            "b_version": task.version,
+            "b_qty": quantity,
+            "b_status": "picked" if done else "open",
+        },
     )
     if res.rowcount != 1:
         raise Conflict("the task changed meanwhile; scan again", code="concurrent_update")

@@ -14,7 +14,7 @@ from hubflow.catalog.store import products_table
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import Conflict, InvalidInput, NotFound
 from hubflow.core.ids import new_id
-from hubflow.delivery.shipments import mark_packed
+from hubflow.delivery.shipments import get_shipment, set_packed
 from hubflow.delivery.tracking import shipment_row
 from hubflow.fulfillment.cartonize import Box, Item, check_packing, pack
 from hubflow.fulfillment.label import LabelAddress, ShippingLabel, label_pdf
@@ -22,7 +22,7 @@ from hubflow.fulfillment.store import box_types_table, cartons_table, pick_tasks
 from hubflow.network.store import get_hub
 from hubflow.orders.store import orders_table
 
-__all__ = ["list_boxes", "pack_shipment", "put_boxes", "shipping_label"]
+__all__ = ["list_boxes", "pack_cartons", "pack_shipment", "put_boxes", "shipping_label"]
 
 PACK_TIME_LIMIT_S = 2.0
 
@@ -107,8 +107,22 @@ def pack_shipment(
     time_limit_s: float = PACK_TIME_LIMIT_S,
     work_limit: int | None = None,
 ) -> dict[str, Any]:
+    """:func:`pack_cartons`, answering the shipment as it is now with its cartons."""
+    cartons = pack_cartons(uow, shipment_id, now, time_limit_s=time_limit_s, work_limit=work_limit)
+    return {**get_shipment(uow.conn, None, shipment_id), "cartons": cartons}
+
+
+def pack_cartons(
+    uow: UnitOfWork,
+    shipment_id: str,
+    now: datetime,
+    *,
+    time_limit_s: float = PACK_TIME_LIMIT_S,
+    work_limit: int | None = None,
+) -> list[dict[str, Any]]:
     """Cartonize the picked units, record the cartons, and mark the parcel packed
-    (``work_limit``: a deterministic search budget instead of the time limit)."""
+    (``work_limit``: a deterministic search budget instead of the time limit); the
+    cartons."""
     conn = uow.conn
     ship = shipment_row(conn, shipment_id)
     if ship["packed_at"] is not None:
@@ -180,7 +194,7 @@ def pack_shipment(
         // 1000
         for u in packing.boxes_used
     )
-    out = mark_packed(
+    set_packed(
         uow,
         shipment_id,
         now,
@@ -188,19 +202,16 @@ def pack_shipment(
         dims_mm=(biggest["dims_mm"][0], biggest["dims_mm"][1], biggest["dims_mm"][2]),
         volume_cm3=total_volume,
     )
-    return {
-        **out,
-        "cartons": [
-            {
-                "id": c["id"],
-                "box": next(b["code"] for b in catalogue if b["id"] == c["box_type_id"]),
-                "weight_g": c["weight_g"],
-                "fill": c["fill"],
-                "placements": c["placements"],
-            }
-            for c in cartons
-        ],
-    }
+    return [
+        {
+            "id": c["id"],
+            "box": next(b["code"] for b in catalogue if b["id"] == c["box_type_id"]),
+            "weight_g": c["weight_g"],
+            "fill": c["fill"],
+            "placements": c["placements"],
+        }
+        for c in cartons
+    ]
 
 
 def shipping_label(conn: Connection, shipment_id: str, base_url: str) -> bytes:

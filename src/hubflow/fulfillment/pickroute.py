@@ -44,6 +44,7 @@ __all__ = [
     "PickRoute",
     "check_route",
     "route",
+    "route_distance",
 ]
 
 Method = Literal["auto", "exact", "s_shape", "largest_gap"]
@@ -110,6 +111,17 @@ def route(
     for a, b in pairwise([0, *order, 0]):
         walk += layout.walk(nodes[a], nodes[b])[1:]
     return _finish(layout, points, walk, algorithm, optimal)
+
+
+def route_distance(
+    layout: Layout, picks: Sequence[Location], method: Method = "auto", *, seed: int = 0
+) -> int:
+    """``route(layout, picks, method, seed=seed).distance_mm``, without building the walk
+    where the method allows it (the shortest route on one block): batching compares many
+    candidate carts by distance alone."""
+    if method in ("auto", "exact") and layout.blocks == 1:
+        return _rr_distance(layout, [layout.point(p) for p in picks])
+    return route(layout, picks, method, seed=seed).distance_mm
 
 
 # -- turning a walk into a route ------------------------------------------------------------------
@@ -248,21 +260,122 @@ def _aisle_options(offsets: list[int], length: int) -> list[_AisleOption]:
     return options
 
 
+_Steps = list[tuple[list[_AisleOption], dict[_State, Any], dict[_State, Any]]]
+_DONE: _State = (_ZERO, _ZERO, _CLOSED)
+
+
+def _aisle_offsets(layout: Layout, points: list[Point]) -> list[list[int]]:
+    """Per aisle, the pick positions as offsets from the front cross aisle, sorted."""
+    y0 = layout.cross_aisles[0].y_mm
+    by_x: dict[int, set[int]] = defaultdict(set)
+    for p in points:
+        by_x[p.x_mm].add(p.y_mm - y0)
+    by_x[layout.depot.x_mm].add(0)  # the depot is a pick at the front end of its aisle
+    return [sorted(by_x.get(a.x_mm, ())) for a in layout.aisles]
+
+
+def _rr_distance(layout: Layout, points: list[Point]) -> int:
+    """The length of :func:`_ratliff_rosenthal`'s tour, without walking it: the same
+    programme on numbered classes with the transitions looked up in tables (batching asks
+    for thousands of lengths per wave)."""
+    if not points:
+        return 0
+    through, across, done = _rr_tables()
+    n = len(through)
+    xs = [a.x_mm for a in layout.aisles]
+    length = layout.cross_aisles[1].y_mm - layout.cross_aisles[0].y_mm
+    inf = 1 << 62
+    best = [inf] * n
+    best[0] = 0  # the start class is numbered first
+    for j, offsets in enumerate(_aisle_offsets(layout, points)):
+        options = [(_KINDS.index(o[:3]), o[3]) for o in _aisle_options(offsets, length)]
+        after = [inf] * n
+        for s, cost in enumerate(best):
+            if cost == inf:
+                continue
+            row = through[s]
+            for k, walk in options:
+                t = row[k]
+                if t >= 0 and cost + walk < after[t]:
+                    after[t] = cost + walk
+        last = j + 1 == len(xs)
+        width = 0 if last else xs[j + 1] - xs[j]
+        best = [inf] * n
+        for s, cost in enumerate(after):
+            if cost == inf:
+                continue
+            row = across[s]
+            for c, (front, back) in enumerate(_CROSSINGS[:1] if last else _CROSSINGS):
+                t = row[c]
+                if t >= 0 and cost + (front + back) * width < best[t]:
+                    best[t] = cost + (front + back) * width
+    return best[done]
+
+
+# The ways to walk an aisle, by what they add at its ends and whether they link them.
+_KINDS = ((1, 1, True), (2, 2, True), (0, 0, False), (0, 2, False), (2, 0, False), (2, 2, False))
+
+
+@cache
+def _rr_tables() -> tuple[list[list[int]], list[list[int]], int]:
+    """Every class a partial tour can reach, numbered from the start class: the class after
+    each kind of aisle walk and after each crossing (-1 where not allowed), and the finished
+    tour's number."""
+    states: list[_State] = [(_ZERO, _ZERO, 0)]
+    number = {states[0]: 0}
+    through: list[list[int]] = []
+    across: list[list[int]] = []
+
+    def num(t: _State | None) -> int:
+        if t is None:
+            return -1
+        if t not in number:
+            number[t] = len(states)
+            states.append(t)
+        return number[t]
+
+    i = 0
+    while i < len(states):
+        s = states[i]
+        through.append([num(_through_aisle(s, a, b, join)) for a, b, join in _KINDS])
+        across.append([num(_across(s, front, back)) for front, back in _CROSSINGS])
+        i += 1
+    return through, across, num(_DONE)
+
+
 def _ratliff_rosenthal(layout: Layout, points: list[Point]) -> list[Point]:
     xs = [a.x_mm for a in layout.aisles]
     y0, y1 = layout.cross_aisles[0].y_mm, layout.cross_aisles[1].y_mm
     if not points:
         return [layout.depot]
-    by_x: dict[int, set[int]] = defaultdict(set)
-    for p in points:
-        by_x[p.x_mm].add(p.y_mm - y0)
-    by_x[layout.depot.x_mm].add(0)  # the depot is a pick at the front end of its aisle
-    offsets = [sorted(by_x.get(x, ())) for x in xs]
-    length = y1 - y0
+    offsets = _aisle_offsets(layout, points)
+    steps = _rr_programme(layout, offsets)
 
+    edges: list[tuple[Point, Point]] = []
+    state: _State = _DONE
+    for j in range(len(xs) - 1, -1, -1):
+        options, after, nxt = steps[j]
+        _, state, (front, back) = nxt[state]
+        if j + 1 < len(xs):
+            edges += [(Point(xs[j], y0), Point(xs[j + 1], y0))] * front
+            edges += [(Point(xs[j], y1), Point(xs[j + 1], y1))] * back
+        _, state, o = after[state]
+        for lo, hi, copies in options[o][4]:
+            stops = sorted({lo, hi, *(v for v in offsets[j] if lo <= v <= hi)})
+            for a, b in pairwise(stops):
+                edges += [(Point(xs[j], y0 + a), Point(xs[j], y0 + b))] * copies
+    return _euler(edges, layout.depot)
+
+
+def _rr_programme(layout: Layout, offsets: list[list[int]]) -> _Steps:
+    """The dynamic programme's table, aisle by aisle: the options, the cheapest partial tour
+    per class after walking the aisle and after crossing to the next, each with how it was
+    reached. The last step's ``_DONE`` entry holds the shortest tour's length."""
+    xs = [a.x_mm for a in layout.aisles]
+    length = layout.cross_aisles[1].y_mm - layout.cross_aisles[0].y_mm
     start: _State = (_ZERO, _ZERO, 0)
     best: dict[_State, int] = {start: 0}
-    steps: list[tuple[list[_AisleOption], dict[_State, Any], dict[_State, Any]]] = []
+    steps: _Steps = []
     for j, x in enumerate(xs):
         options = _aisle_options(offsets[j], length)
         after: dict[_State, tuple[int, _State, int]] = {}
@@ -282,21 +395,7 @@ def _ratliff_rosenthal(layout: Layout, points: list[Point]) -> list[Point]:
                     nxt[t] = (c, s, (front, back))
         steps.append((options, after, nxt))
         best = {t: v[0] for t, v in nxt.items()}
-
-    edges: list[tuple[Point, Point]] = []
-    state: _State = (_ZERO, _ZERO, _CLOSED)
-    for j in range(len(xs) - 1, -1, -1):
-        options, after, nxt = steps[j]
-        _, state, (front, back) = nxt[state]
-        if j + 1 < len(xs):
-            edges += [(Point(xs[j], y0), Point(xs[j + 1], y0))] * front
-            edges += [(Point(xs[j], y1), Point(xs[j + 1], y1))] * back
-        _, state, o = after[state]
-        for lo, hi, copies in options[o][4]:
-            stops = sorted({lo, hi, *(v for v in offsets[j] if lo <= v <= hi)})
-            for a, b in pairwise(stops):
-                edges += [(Point(xs[j], y0 + a), Point(xs[j], y0 + b))] * copies
-    return _euler(edges, layout.depot)
+    return steps
 
 
 def _euler(edges: list[tuple[Point, Point]], start: Point) -> list[Point]:

@@ -15,21 +15,23 @@ CART = Cart(totes=8, max_weight_g=80_000)
 
 
 def plan_wave(
-    doc: dict[str, Any], visits: dict[str, list[dict[str, Any]]]
+    doc: Callable[[], dict[str, Any]], visits: dict[str, list[dict[str, Any]]]
 ) -> list[tuple[list[str], list[str], int]]:
-    """Batches as (shipment ids, bin ids in walking order, distance in mm)."""
+    """Batches as (shipment ids, bin ids in walking order, distance in mm); ``doc`` reads
+    the hub's layout document."""
     if not visits:
         return []
-    return plan_on(Layout.from_json(doc), visits)
+    return plan_on(Layout.from_json(doc()), visits)
 
 
 def planner_for(
     layout: Layout,
 ) -> Callable[
-    [dict[str, Any], dict[str, list[dict[str, Any]]]], list[tuple[list[str], list[str], int]]
+    [Callable[[], dict[str, Any]], dict[str, list[dict[str, Any]]]],
+    list[tuple[list[str], list[str], int]],
 ]:
     """:func:`plan_wave` on a layout already read (the hub's stored one): a caller that
-    releases many waves saves reading the document each time."""
+    releases many waves saves reading and decoding the document each time."""
     return lambda _doc, visits: plan_on(layout, visits) if visits else []
 
 

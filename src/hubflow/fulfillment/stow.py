@@ -74,7 +74,20 @@ def walk_order(rooms: Sequence[BinRoom], dock: tuple[int, int]) -> list[BinRoom]
 
 
 def _first_fit(ordered: Sequence[BinRoom], goods: Goods) -> BinRoom | None:
-    return next((r for r in ordered if units_that_fit(r, goods) >= goods.quantity), None)
+    """The first bin where ``units_that_fit(r, goods) >= goods.quantity``, with the goods'
+    side of that test worked out once and the cheap comparisons first (a floor being set
+    up tests many full bins for each product)."""
+    need, unit, weight = goods.quantity, goods.unit_volume_cm3, goods.weight_g
+    dims = sorted(goods.dims_mm)
+    for r in ordered:
+        if int(r.free_volume_cm3 * 0.85) // unit < need:
+            continue
+        if weight and r.free_weight_g // weight < need:
+            continue
+        inner = sorted(r.inner_mm)
+        if dims[0] <= inner[0] and dims[1] <= inner[1] and dims[2] <= inner[2]:
+            return r
+    return None
 
 
 def _nearest_dock(ordered: Sequence[BinRoom], goods: Goods) -> BinRoom | None:

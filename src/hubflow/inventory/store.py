@@ -60,7 +60,7 @@ reservations_table = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("merchant_id", String(32), nullable=False),
-    Column("owner_id", String(32), nullable=False, index=True),
+    Column("owner_id", String(32), nullable=False),
     Column("hub_id", String(32), ForeignKey("hubs.id"), nullable=False),
     Column("product_id", String(32), ForeignKey("products.id"), nullable=False),
     Column("quantity", Integer, nullable=False),
@@ -70,4 +70,8 @@ reservations_table = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     Index("ix_reservations_expiry", "status", "expires_at"),
+    # Owner first and status with it: every per-owner flip filters on both, and without
+    # planner statistics SQLite would otherwise take the status-first expiry index and walk
+    # every active reservation.
+    Index("ix_reservations_owner", "owner_id", "status", "expires_at"),
 )

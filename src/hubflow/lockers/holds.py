@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.errors import Conflict
@@ -70,13 +70,17 @@ def banks_near(
             near.append((km, bank))
     if not near:
         return [], 0
+    # Counted per size in the database: a bank has many compartments but few sizes.
+    size = (c.length_mm, c.width_mm, c.height_mm, c.max_weight_g)
     rows = conn.execute(
-        select(compartments_table).where(c.bank_id.in_([x.id for _, x in near]), takeable(now))
+        select(c.bank_id, *size, func.count().label("n"))
+        .where(c.bank_id.in_([x.id for _, x in near]), takeable(now))
+        .group_by(c.bank_id, *size)
     ).all()
     fitting: dict[str, int] = {}
     for row in rows:
         if fits(dims_mm, weight_g, compartment_size(row)):
-            fitting[row.bank_id] = fitting.get(row.bank_id, 0) + 1
+            fitting[row.bank_id] = fitting.get(row.bank_id, 0) + row.n
     out = [
         BankFit(x.id, x.name, LatLng(x.lat, x.lng), km, fitting[x.id])
         for km, x in sorted(near, key=lambda t: (t[0], t[1].id))

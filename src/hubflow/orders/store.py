@@ -57,7 +57,7 @@ shipments_table = Table(
     Column("id", String(32), primary_key=True),
     Column("order_id", String(32), ForeignKey("orders.id"), nullable=False, index=True),
     Column("merchant_id", String(32), nullable=False),
-    Column("hub_id", String(32), ForeignKey("hubs.id"), nullable=False, index=True),
+    Column("hub_id", String(32), ForeignKey("hubs.id"), nullable=False),
     Column("status", String(24), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -85,4 +85,6 @@ shipments_table = Table(
     Column("dest_lng", Float, nullable=True),
     Column("locker_bank_id", String(32), nullable=True),
     Index("ix_shipments_status", "status"),
+    # A hub's parcels not packed yet (a wave's candidates) without those that left.
+    Index("ix_shipments_hub_packed", "hub_id", "packed_at"),
 )

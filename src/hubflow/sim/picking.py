@@ -7,7 +7,7 @@ the shortest route's order) of the shipments due soonest, at most a cart of eigh
 free picker and ``staff.wave_max`` in all. A free picker takes each cart: the route
 walked at the staff's pace plus the time at the shelf per line, then packs the cart's
 parcels one after the other. When the cart is back, its pick tasks are confirmed by scan
-(``outbound.pick``); each parcel is then cartonized (``packing.pack_shipment``, which marks
+(``outbound.pick``); each parcel is then cartonized (``packing.pack_cartons``, which marks
 it packed) and, for a pick-up order, put at the counter."""
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 from hubflow.core.db import UnitOfWork
 from hubflow.core.errors import HubflowError
-from hubflow.delivery.shipments import mark_packed
+from hubflow.delivery.shipments import set_packed
 from hubflow.fulfillment import outbound
 from hubflow.fulfillment.layout import Layout
 from hubflow.fulfillment.layouts import get_layout
-from hubflow.fulfillment.packing import pack_shipment
+from hubflow.fulfillment.packing import pack_cartons
 from hubflow.fulfillment.planning import CART, planner_for
 from hubflow.sim.hubwork import HubWork
 from hubflow.sim.staff import PickQueue
@@ -158,13 +158,13 @@ class Picking(HubWork):
         """The parcel cartonized and packed; a pick-up order goes to the counter."""
         try:
             with UnitOfWork(self.engine) as uow:
-                pack_shipment(uow, shipment_id, self.now, work_limit=PACK_WORK)
+                pack_cartons(uow, shipment_id, self.now, work_limit=PACK_WORK)
         except HubflowError as exc:
             self.rec.conflicts[f"pack:{exc.code}"] += 1
             if exc.code != "items_do_not_fit":
                 return
             # Nothing in the catalogue takes it: it leaves in its own packaging.
-            if self._try("pack", lambda uow: mark_packed(uow, shipment_id, self.now)) is None:
+            if self._try("pack", lambda uow: set_packed(uow, shipment_id, self.now)) is None:
                 return
         self.rec.packed += 1
         self.rec.by_kind[kind]["packed"] += 1

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from hubflow.fulfillment import pickroute
 from hubflow.fulfillment.layout import Aisle, CrossAisle, Layout, Location, Point, generate
-from hubflow.fulfillment.pickroute import METHODS, Method, PickRoute, check_route, route
+from hubflow.fulfillment.pickroute import (
+    METHODS,
+    Method,
+    PickRoute,
+    check_route,
+    route,
+    route_distance,
+)
 
 BASELINES: tuple[Method, ...] = ("s_shape", "largest_gap")
 FAST = settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
@@ -247,6 +254,22 @@ def test_multi_block_exact_equals_brute_force(case: tuple[Layout, list[Location]
     assert routed(layout, picks, "auto").distance_mm == exact.distance_mm
     for method in BASELINES:
         assert routed(layout, picks, method).distance_mm >= exact.distance_mm
+
+
+@settings(FAST)
+@given(instances(max_blocks=2), st.sampled_from(METHODS))
+def test_route_distance_is_the_routes_length(
+    case: tuple[Layout, list[Location]], method: Method
+) -> None:
+    layout, picks = case
+    assert route_distance(layout, picks, method) == route(layout, picks, method).distance_mm
+
+
+def test_route_distance_is_the_routes_length_on_many_picks() -> None:
+    layout = generate(blocks=1, aisles=14, bins_per_side=20, levels=3)
+    for step in (5, 11, 37, 101):
+        picks = [layout.location(b.id) for b in layout.bins[::step]]
+        assert route_distance(layout, picks) == route(layout, picks).distance_mm
 
 
 def test_many_picks_on_many_blocks_use_pyvrp_and_stay_valid() -> None:
