@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
@@ -304,6 +304,22 @@ POLICIES = {
 # A parcel taken into (or out of) a plan, as read: built once, it runs for every stop of
 # every route written.
 _TAKE = move_setting(("eta", "note", "route_id"))
+# A started route's stops re-sequenced: built once, run for all of a route's stops at once.
+_STOP_SEQ = (
+    update(route_stops_table)
+    .where(route_stops_table.c.id == bindparam("b_id"))
+    .values(seq=bindparam("b_seq"))
+)
+_STOP_NEXT = (
+    update(route_stops_table)
+    .where(route_stops_table.c.id == bindparam("b_id"))
+    .values(seq=bindparam("b_seq"), eta=bindparam("b_eta"), trip=bindparam("b_trip"))
+)
+_PARCEL_ETA = (
+    update(shipments_table)
+    .where(shipments_table.c.id == bindparam("b_id"))
+    .values(eta=bindparam("b_eta"))
+)
 
 
 class _Writer:
@@ -452,30 +468,26 @@ class _Writer:
     def resequence(self, u: UnderWay, r: PlannedRoute, cancelled: set[str]) -> None:
         """A started route: its remaining stops in the new order, new parcels appended as
         later trips (the vehicle reloads at its hub)."""
-        st = route_stops_table.c
         remaining = {x["shipment_id"]: x for x in u.remaining}
         seq = u.last_seq
         # Move the remaining stops out of the way first: (route, seq) is unique.
-        for x in u.remaining:
+        if u.remaining:
             self.conn.execute(
-                update(route_stops_table).where(st.id == x["id"]).values(seq=-x["seq"])
+                _STOP_SEQ, [{"b_id": x["id"], "b_seq": -x["seq"]} for x in u.remaining]
             )
         new_stops = []
+        moves: list[dict[str, Any]] = []
+        etas: list[dict[str, Any]] = []
         for stop in r.stops:
             if stop.job_id in remaining:
                 seq += 1
                 eta = self.model.at(stop.arrival_s)
                 # The plan may deliver it on a later trip (after a reload at the hub).
-                self.conn.execute(
-                    update(route_stops_table)
-                    .where(st.id == remaining.pop(stop.job_id)["id"])
-                    .values(seq=seq, eta=eta, trip=u.trips + stop.trip)
-                )
-                self.conn.execute(
-                    update(shipments_table)
-                    .where(shipments_table.c.id == stop.job_id)
-                    .values(eta=eta)
-                )
+                moves.append(
+                    {"b_id": remaining.pop(stop.job_id)["id"], "b_seq": seq, "b_eta": eta,
+                     "b_trip": u.trips + stop.trip}
+                )  # fmt: skip
+                etas.append({"b_id": stop.job_id, "b_eta": eta})
             elif self.take(
                 stop.job_id,
                 ShipmentStatus.ASSIGNED,
@@ -492,9 +504,15 @@ class _Writer:
                     self.now,
                     {"eta": iso_z(self.model.at(stop.arrival_s)), "mode": u.free.spec.mode.value},
                 )
+        if moves:
+            self.conn.execute(_STOP_NEXT, moves)
+            self.conn.execute(_PARCEL_ETA, etas)
+        kept = []
         for x in remaining.values():  # not in the plan (its shift ends): keep the old order
             seq += 1
-            self.conn.execute(update(route_stops_table).where(st.id == x["id"]).values(seq=seq))
+            kept.append({"b_id": x["id"], "b_seq": seq})
+        if kept:
+            self.conn.execute(_STOP_SEQ, kept)
         self._insert_stops(u.route_id, new_stops, seq, trip0=u.trips - 1)  # trip u.trips + k
 
     def offer(self, route_id: str, free: Free, pay: int) -> None:
