@@ -207,22 +207,19 @@ def _cursor(conn: Connection) -> Any:
     return psycopg.RawCursor(driver) if conn.dialect.name == "postgresql" else driver.cursor()
 
 
-_raw_dialects: dict[int, Dialect] = {}
-
-
 def _dialect(conn: Connection) -> Dialect:
     """The dialect statements here are compiled for: on PostgreSQL the connection's,
-    with numbered ``$n`` placeholders (what ``_cursor``'s raw cursor takes)."""
+    with numbered ``$n`` placeholders (what ``_cursor``'s raw cursor takes). The copy
+    is kept on the engine's dialect, so it lives and dies with it."""
     dialect = conn.dialect
     if dialect.name != "postgresql":
         return dialect
-    raw = _raw_dialects.get(id(dialect))
-    if raw is None:
+    raw: Dialect | None = getattr(dialect, "_hubflow_numbered", None)
+    if raw is None:  # two threads may both make one: they are alike
         raw = copy.copy(dialect)
         raw.paramstyle = "numeric_dollar"
         raw.positional = True
-        with _shapes_lock:
-            _raw_dialects[id(dialect)] = raw
+        dialect._hubflow_numbered = raw  # type: ignore[attr-defined]
     return raw
 
 
