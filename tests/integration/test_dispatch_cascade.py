@@ -197,3 +197,17 @@ def test_history_sampler_is_reproducible() -> None:
     assert a == b and a
     assert {r.location for r in a} <= {5, 6}
     assert all(r.release_s in (900, 1800) and r.tw_early >= r.release_s for r in a)
+
+
+def test_a_parcel_due_beyond_the_horizon_waits_out_of_the_plan(api: Api) -> None:
+    net = fleet.network(api)
+    van = fleet.vehicle(api, net, "van")
+    fleet.courier(api, net, "employee", vehicle_id=van)
+    fleet.order(api, net)
+    # No promise on the order: its window opens handling_s after the order.
+    cfg = DispatchConfig(time_limit_s=0.5, handling_s=3 * 3600, horizon_s=2 * 3600)
+    run = run_epoch(api.engine, "default", api.clock.now(), cfg)
+    assert run.parcels == 0 and run.routes == 0, run
+    api.clock.advance(timedelta(hours=1, minutes=5))
+    run = run_epoch(api.engine, "default", api.clock.now(), cfg)
+    assert run.parcels == 1 and run.routes == 1, run

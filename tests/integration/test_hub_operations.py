@@ -156,6 +156,8 @@ def test_wave_pick_pack_and_label(api: Api) -> None:
     r = api.client.post(f"/v1/hubs/{h['hub']}/waves", headers=api.op, json={"cutoff": cutoff})
     assert r.status_code == 201, r.text
     wave = r.json()
+    # The answer is built from what was written: it reads back the same.
+    assert api.client.get(f"/v1/waves/{wave['id']}", headers=api.op).json() == wave
     picks = [p for b in wave["batches"] for p in b["picks"]]
     assert len(picks) == 4 and all(p["bin_code"] for p in picks)
     assert len(wave["batches"]) == 1  # both orders fit on one cart

@@ -41,7 +41,7 @@ from hubflow.delivery.store import (
     shifts_table,
     vehicles_table,
 )
-from hubflow.delivery.tracking import move, shipment_row, track
+from hubflow.delivery.tracking import move, shipment_row, shipment_rows, track
 from hubflow.inventory import service as inventory
 from hubflow.network.store import hubs_table
 from hubflow.returns.pickup import mark_collected, pickup_called_off, still_to_collect
@@ -453,31 +453,33 @@ def list_routes(conn: Connection, who: Principal, courier_id: str) -> list[dict[
     return [get_route(conn, who, i, force=True) for i in ids]
 
 
+_st = route_stops_table.c
+_ON_SHIFT = select(couriers_table.c.on_shift).where(couriers_table.c.id == bindparam("b_id"))
+_PLANNED_STOPS = (
+    select(route_stops_table)
+    .where(_st.route_id == bindparam("b_route"), _st.status == "planned")
+    .order_by(_st.seq)
+)
+_ARRIVED_STOP = select(_st.id).where(_st.route_id == bindparam("b_route"), _st.status == "arrived")
+
+
 def pickup(uow: UnitOfWork, who: Principal, route_id: str, now: datetime) -> dict[str, Any]:
     """Load the next trip's parcels at the hub and leave. All must be packed."""
     conn = uow.conn
     route = _route(conn, who, route_id)
     if route["courier_id"] is not None:
-        c = couriers_table.c
-        on = conn.execute(select(c.on_shift).where(c.id == route["courier_id"])).scalar()
+        on = conn.execute(_ON_SHIFT, {"b_id": route["courier_id"]}).scalar()
         if not on:
             raise Conflict("start the shift before loading", code="shift_not_started")
-    st = route_stops_table.c
-    stops = conn.execute(
-        select(route_stops_table)
-        .where(st.route_id == route_id, st.status == "planned")
-        .order_by(st.seq)
-    ).all()
-    ships = {s.shipment_id: shipment_row(conn, s.shipment_id) for s in stops}
+    stops = conn.execute(_PLANNED_STOPS, {"b_route": route_id}).all()
+    ships = shipment_rows(conn, [s.shipment_id for s in stops])
     for s in stops:  # orders cancelled since planning: nothing to load
         if ships[s.shipment_id]["status"] == ShipmentStatus.CANCELLED.value:
             _move_stop(conn, dict(s._mapping), StopStatus.SKIPPED)
     stops = [s for s in stops if ships[s.shipment_id]["status"] != ShipmentStatus.CANCELLED.value]
     if RouteStatus(route["status"]) is RouteStatus.STARTED:
         # A later trip: only when the last one is done and the vehicle is back.
-        arrived = conn.execute(
-            select(st.id).where(st.route_id == route_id, st.status == "arrived")
-        ).first()
+        arrived = conn.execute(_ARRIVED_STOP, {"b_route": route_id}).first()
         if arrived is not None:
             raise Conflict("finish the stop you are at first", code="stop_in_progress")
         load = [s for s in stops if ships[s.shipment_id]["status"] == ShipmentStatus.ASSIGNED.value]

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, bindparam, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
-from hubflow.core.geo import LatLng, haversine_km
+from hubflow.core.geo import EARTH_RADIUS_KM, LatLng, haversine_km
 from hubflow.core.ids import new_id
 from hubflow.core.settings import Settings
 from hubflow.delivery.carriers import cheapest, cutoff_for, record_handoff
@@ -73,6 +74,9 @@ class DispatchConfig:
     max_iterations: int | None = None
     # Hubs planned at once, each in a process of its own beyond the first (same plans).
     planner_workers: int = 1
+    # A parcel whose delivery window opens later than this waits out of the plan: routes
+    # are re-planned every epoch, so planning it now only costs search time.
+    horizon_s: int = 4 * 3600
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -83,6 +87,8 @@ class DispatchConfig:
             raise ValueError("max_iterations must be positive")
         if self.planner_workers < 1:
             raise ValueError("planner_workers must be at least 1")
+        if self.horizon_s <= 0:
+            raise ValueError("horizon_s must be positive")
 
     @classmethod
     def from_settings(cls, s: Settings) -> DispatchConfig:
@@ -97,6 +103,7 @@ class DispatchConfig:
             seed=s.dispatch_seed,
             max_iterations=s.dispatch_max_iterations,
             planner_workers=s.dispatch_planner_workers,
+            horizon_s=s.dispatch_horizon_s,
         )
 
 
@@ -257,18 +264,38 @@ def _window_aware(
     snap: Snapshot, parcels: list[Parcel], cfg: DispatchConfig, travel: TravelProvider
 ) -> set[str]:
     """Send what must go, what is ready and due within two epochs, and what is ready
-    near a parcel that goes now (it rides along almost for free); later parcels wait
-    for the next epoch's orders to fill their route."""
-    now = snap.now
-    soon = now + timedelta(seconds=2 * cfg.epoch_s)
-    chosen = {p.id for p in parcels if _must_go(snap, p, cfg)}
-    chosen |= {p.id for p in parcels if p.ready_at <= soon and p.window[0] <= soon}
-    anchors = [p for p in parcels if p.id in chosen]
+    within a kilometre of a parcel of its hub that goes now (it rides along almost for
+    free); later parcels wait for the next epoch's orders to fill their route."""
+    soon = snap.now + timedelta(seconds=2 * cfg.epoch_s)
+    chosen = {
+        p.id
+        for p in parcels
+        if _must_go(snap, p, cfg) or (p.ready_at <= soon and p.window[0] <= soon)
+    }
+    by_hub: dict[str, tuple[list[Parcel], list[Parcel]]] = {}
     for p in parcels:
-        near = any(haversine_km(p.point, a.point) < 1.0 for a in anchors)
-        if p.id not in chosen and p.ready_at <= soon and near:
-            chosen.add(p.id)
+        if p.id in chosen:
+            by_hub.setdefault(p.hub_id, ([], []))[0].append(p)
+        elif p.ready_at <= soon:
+            by_hub.setdefault(p.hub_id, ([], []))[1].append(p)
+    for anchors, rest in by_hub.values():
+        if anchors and rest:
+            near = _within_km([a.point for a in anchors], [p.point for p in rest], 1.0)
+            chosen |= {p.id for p, ok in zip(rest, near, strict=True) if ok}
     return chosen
+
+
+def _within_km(anchors: Sequence[LatLng], points: Sequence[LatLng], km: float) -> list[bool]:
+    """Per point: is any anchor within ``km`` (great circle)? One array pass, not a loop
+    of point pairs: a busy hub has a thousand parcels waiting."""
+    a = np.radians(np.array([(x.lat, x.lng) for x in anchors]))
+    p = np.radians(np.array([(x.lat, x.lng) for x in points]))
+    dlat = p[:, None, 0] - a[None, :, 0]
+    dlng = p[:, None, 1] - a[None, :, 1]
+    cos = np.cos(p[:, None, 0]) * np.cos(a[None, :, 0])
+    h = np.sin(dlat / 2) ** 2 + cos * np.sin(dlng / 2) ** 2
+    d = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return [bool(x) for x in (d < km).any(axis=1)]
 
 
 def _sampling(

@@ -5,6 +5,7 @@ one on the road fails or comes back."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
@@ -56,7 +57,9 @@ _PATH = {
 }
 
 
-_STATUS = select(orders_table.c.status).where(orders_table.c.id == bindparam("b_id"))
+_o = orders_table.c
+# What orders.transition reads first: it is handed over, not read again per step.
+_HEAD = select(_o.id, _o.merchant_id, _o.status, _o.external_ref).where(_o.id == bindparam("b_id"))
 # Returns travel as shipments too, but the order's own delivery is done by then.
 _PARCELS = select(shipments_table.c.status, shipments_table.c.packed_at).where(
     shipments_table.c.order_id == bindparam("b_id"), shipments_table.c.direction == "out"
@@ -65,7 +68,8 @@ _PARCELS = select(shipments_table.c.status, shipments_table.c.packed_at).where(
 
 def sync_order(uow: UnitOfWork, order_id: str, now: datetime) -> None:
     conn = uow.conn
-    current = O(conn.execute(_STATUS, {"b_id": order_id}).scalar_one())
+    head: dict[str, Any] = dict(conn.execute(_HEAD, {"b_id": order_id}).one()._mapping)
+    current = O(head["status"])
     rows = conn.execute(_PARCELS, {"b_id": order_id}).all()
     target = target_status(
         current, [S(r.status) for r in rows], [r.packed_at is not None for r in rows]
@@ -75,4 +79,4 @@ def sync_order(uow: UnitOfWork, order_id: str, now: datetime) -> None:
     for step in _PATH.get((current, target), [target]):
         # Stock leaves per shipment as each is picked up, so the order machine must not
         # ship the whole order at once here.
-        orders.transition(uow, None, order_id, step, now, ship=False, fetch=False)
+        head = orders.transition(uow, None, order_id, step, now, ship=False, fetch=False, head=head)

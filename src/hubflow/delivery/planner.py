@@ -491,9 +491,10 @@ def plan(
     parts = split_by_hub(problem)
     if parts is None:
         return _plan_one(problem, time_limit_s, seed, max_iterations, on_progress)
-    # Independent hubs, each with its share of the time (and all the iterations).
+    # Independent hubs, each with its share of the time (and all the iterations); parts
+    # solved side by side share the time of their hand, not of the whole epoch.
     t0 = time.perf_counter()
-    total = sum(len(p.jobs) + 1 for p in parts)
+    total = sum(len(p.jobs) + 1 for p in parts) / max(1, min(workers, len(parts)))
     solve = partial(_plan_part, time_limit_s=time_limit_s, total=total, seed=seed,
                     max_iterations=max_iterations)  # fmt: skip
     plans = solve_parts(solve, parts, workers)
@@ -511,11 +512,11 @@ def _plan_part(
     part: PlanningProblem,
     *,
     time_limit_s: float,
-    total: int,
+    total: float,
     seed: int,
     max_iterations: int | None,
 ) -> Plan:
-    share = max(time_limit_s * (len(part.jobs) + 1) / total, 0.01)
+    share = min(time_limit_s, max(time_limit_s * (len(part.jobs) + 1) / total, 0.01))
     return _plan_one(part, share, seed, max_iterations, _no_progress)
 
 

@@ -208,6 +208,11 @@ class Profile:
         return self._distance, self._duration
 
     @property
+    def points(self) -> tuple[LatLng, ...] | None:
+        """Where the locations are, for a profile made by :meth:`of_points`."""
+        return None if self._source is None else self._source[0]
+
+    @property
     def size(self) -> int:
         """How many locations the matrices span."""
         if self._distance is None and self._source is not None:

@@ -44,12 +44,14 @@ def set_packed(
     weight_g: int | None = None,
     dims_mm: tuple[int, int, int] | None = None,
     volume_cm3: int | None = None,
+    ship: dict[str, Any] | None = None,
 ) -> None:
     """The hub packed the parcel: it may leave. Weight and size are the carton's when
     given (``volume_cm3`` for several cartons: their sum), else estimated from the
-    products."""
+    products. ``ship``: the shipment's row, if the caller read it in this transaction."""
     conn = uow.conn
-    ship = shipment_row(conn, shipment_id)
+    if ship is None:
+        ship = shipment_row(conn, shipment_id)
     status = ShipmentStatus(ship["status"])
     if ship["packed_at"] is not None:
         raise Conflict("the parcel is already packed", code="already_packed")

@@ -4,6 +4,7 @@ routes already under way, and the gig couriers and carriers to fall back on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +41,7 @@ __all__ = [
     "read_snapshot",
 ]
 
-HORIZON = timedelta(hours=12)  # how far ahead shifts and parcels are planned
+HORIZON = timedelta(hours=12)  # how far ahead shifts are read
 DEFAULT_DIMS = (300, 200, 150)
 
 
@@ -167,7 +168,9 @@ def _hubs(conn: Connection, region: str) -> dict[str, HubInfo]:
     }
 
 
-def physicals(conn: Connection, ships: list[Any]) -> dict[str, tuple[int, int, tuple[int, ...]]]:
+def physicals(
+    conn: Connection, ships: Sequence[Any]
+) -> dict[str, tuple[int, int, tuple[int, ...]]]:
     """Weight, volume and largest item of each unpacked shipment, from its products."""
     todo = [s for s in ships if s.weight_g is None]
     if not todo:
@@ -213,6 +216,28 @@ def delivery_window(
     return created + timedelta(seconds=cfg.handling_s), created + timedelta(seconds=cfg.window_s)
 
 
+_PARCEL_COLUMNS = (
+    "id",
+    "order_id",
+    "merchant_id",
+    "hub_id",
+    "status",
+    "version",
+    "route_id",
+    "dest_lat",
+    "dest_lng",
+    "weight_g",
+    "volume_cm3",
+    "dims_mm",
+    "direction",
+    "created_at",
+    "proof",
+    "packed_at",
+    "ready_at",
+    "tracking_token",
+)
+
+
 def _parcels(
     conn: Connection, region: str, now: datetime, cfg: Any
 ) -> tuple[list[Parcel], list[str]]:
@@ -221,23 +246,31 @@ def _parcels(
         s.status.in_([ShipmentStatus.PENDING.value, ShipmentStatus.READY.value]),
         and_(s.status == ShipmentStatus.ASSIGNED.value, r.status == RouteStatus.PLANNED.value),
     )
+    # Only the promise's window and option: decoding every waiting order's whole promise
+    # each epoch was most of this read.
     rows = conn.execute(
         select(
-            shipments_table,
+            *(s[name] for name in _PARCEL_COLUMNS),
             o.lat,
             o.lng,
-            o.promise,
+            o.promise[("window", "from")].as_string().label("window_from"),
+            o.promise[("window", "to")].as_string().label("window_to"),
             o.created_at.label("ordered_at"),
         )
         .join(orders_table, o.id == s.order_id)
         .join(hubs_table, h.id == s.hub_id)
         .outerjoin(routes_table, r.id == s.route_id)
-        .where(h.region == region, waiting, s.created_at <= now)
+        .where(
+            h.region == region,
+            waiting,
+            s.created_at <= now,
+            # Pick-up-in-store orders wait for their customer; they are not delivered.
+            func.coalesce(o.promise["option"].as_string(), "") != "pickup_in_store",
+        )
         .order_by(s.id)
     ).all()
-    # Pick-up-in-store orders wait for their customer; they are not delivered.
-    rows = [x for x in rows if (x.promise or {}).get("option") != "pickup_in_store"]
     phys = physicals(conn, rows)
+    horizon = now + timedelta(seconds=cfg.horizon_s)
     parcels, replannable = [], set()
     for x in rows:
         if x.weight_g is not None:
@@ -251,11 +284,11 @@ def _parcels(
         # A return's pickup runs from when it was booked, not from the order's promise.
         window = (
             delivery_window(None, x.created_at, cfg)
-            if pickup
-            else delivery_window(x.promise, x.ordered_at, cfg)
+            if pickup or x.window_from is None
+            else (datetime.fromisoformat(x.window_from), datetime.fromisoformat(x.window_to))
         )
-        if window[0] > now + HORIZON:
-            continue
+        if window[0] > horizon:
+            continue  # routes are re-planned each epoch: it joins the plan nearer its time
         proof = x.proof or {}
         extra = 60 * bool(proof.get("pin")) + 60 * bool(proof.get("signature"))
         extra += 120 * (proof.get("min_age") is not None)

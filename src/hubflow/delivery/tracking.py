@@ -28,7 +28,15 @@ from hubflow.delivery.store import (
 from hubflow.network.store import hubs_table
 from hubflow.orders.store import shipments_table
 
-__all__ = ["move", "move_setting", "shipment_row", "timeline", "track", "tracking_view"]
+__all__ = [
+    "move",
+    "move_setting",
+    "shipment_row",
+    "shipment_rows",
+    "timeline",
+    "track",
+    "tracking_view",
+]
 
 # Tracking event kinds a customer sees, in words a tracking page can show.
 LABELS = {
@@ -81,6 +89,20 @@ def shipment_row(conn: Connection, shipment_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"shipment {shipment_id} not found", code="shipment_not_found")
     return dict(row._mapping)
+
+
+_SHIPMENTS = select(shipments_table).where(
+    shipments_table.c.id.in_(bindparam("b_ids", expanding=True))
+)
+
+
+def shipment_rows(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """``shipment_row`` of each of ``ids`` (by id), in one query."""
+    rows = {r.id: dict(r._mapping) for r in conn.execute(_SHIPMENTS, {"b_ids": ids})} if ids else {}
+    for i in ids:
+        if i not in rows:
+            raise NotFound(f"shipment {i} not found", code="shipment_not_found")
+    return rows
 
 
 def track(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, exists, func, insert, select, update
@@ -40,77 +40,94 @@ Planner = Callable[
 ]
 
 
+_lay = layouts_table.c
+# Touching the row (revision = revision) takes its lock without changing it.
+_LOCK_LAYOUT = (
+    update(layouts_table).where(_lay.hub_id == bindparam("b_hub")).values(revision=_lay.revision)
+)
+_LAYOUT_DOC = select(_lay.layout).where(_lay.hub_id == bindparam("b_hub"))
+
+
 def _lock_hub(conn: Connection, hub_id: str) -> None:
     """Serialise wave building per hub (two waves must not allocate the same units):
     touching the layout row takes its row lock until commit."""
-    lay = layouts_table.c
-    res = conn.execute(
-        update(layouts_table).where(lay.hub_id == hub_id).values(revision=lay.revision)
-    )
-    if res.rowcount != 1:
+    if conn.execute(_LOCK_LAYOUT, {"b_hub": hub_id}).rowcount != 1:
         raise Conflict("the hub has no layout yet", code="no_layout")
 
 
 def _layout_doc(conn: Connection, hub_id: str) -> dict[str, Any]:
-    lay = layouts_table.c
-    doc: dict[str, Any] = conn.execute(select(lay.layout).where(lay.hub_id == hub_id)).scalar_one()
+    doc: dict[str, Any] = conn.execute(_LAYOUT_DOC, {"b_hub": hub_id}).scalar_one()
     return doc
+
+
+_s, _o, _t = shipments_table.c, orders_table.c, pick_tasks_table.c
+_DUE = (
+    select(_s.id, _s.order_id, _s.ready_at, _o.created_at)
+    .join(orders_table, _o.id == _s.order_id)
+    .where(
+        _s.hub_id == bindparam("b_hub"),
+        _s.packed_at.is_(None),
+        _s.status.in_(["pending", "assigned", "offered", "carrier_pending"]),
+        # Correlated, so each candidate is one index probe rather than every task of the day.
+        ~exists().where(_t.shipment_id == _s.id),
+        # A hub behind its work holds thousands not yet due: they stay in the database.
+        func.coalesce(_s.ready_at, _o.created_at) <= bindparam("b_cutoff"),
+    )
+    .order_by(_s.id)
+)
 
 
 def _due_shipments(conn: Connection, hub_id: str, cutoff: datetime) -> list[Any]:
     """Unpacked shipments at the hub not yet in a wave, due to leave by the cutoff."""
-    s, o, t = shipments_table.c, orders_table.c, pick_tasks_table.c
-    # Correlated, so each candidate is one index probe rather than every task of the day.
-    in_wave = exists().where(t.shipment_id == s.id)
-    rows = conn.execute(
-        select(s.id, s.order_id, s.ready_at, o.created_at)
-        .join(orders_table, o.id == s.order_id)
-        .where(
-            s.hub_id == hub_id,
-            s.packed_at.is_(None),
-            s.status.in_(["pending", "assigned", "offered", "carrier_pending"]),
-            ~in_wave,
-            # A hub behind its work holds thousands not yet due: they stay in the database.
-            func.coalesce(s.ready_at, o.created_at) <= cutoff,
-        )
-        .order_by(s.id)
-    ).all()
-    return list(rows)
+    return list(conn.execute(_DUE, {"b_hub": hub_id, "b_cutoff": cutoff}).all())
+
+
+_r = reservations_table.c
+_LINES = select(_r.owner_id, _r.product_id, _r.quantity).where(
+    _r.owner_id.in_(bindparam("b_orders", expanding=True)),
+    _r.hub_id == bindparam("b_hub"),
+    _r.status == "active",
+)
 
 
 def _lines(conn: Connection, hub_id: str, order_ids: list[str]) -> dict[str, dict[str, int]]:
-    r = reservations_table.c
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    for x in conn.execute(
-        select(r.owner_id, r.product_id, r.quantity).where(
-            r.owner_id.in_(order_ids), r.hub_id == hub_id, r.status == "active"
-        )
-    ):
+    for x in conn.execute(_LINES, {"b_orders": order_ids, "b_hub": hub_id}):
         out[x.owner_id][x.product_id] = out[x.owner_id].get(x.product_id, 0) + x.quantity
     return out
 
 
+_bs, _b = bin_stock_table.c, bins_table.c
+# Per bin row, its open tasks (an index probe on status and bin), not every open task
+# of every hub grouped first.
+_OPEN_QTY = (
+    select(func.sum(_t.quantity - _t.picked))
+    .where(_t.status == "open", _t.bin_id == _bs.bin_id, _t.product_id == _bs.product_id)
+    .scalar_subquery()
+)
+_FREE_IN_BINS = (
+    select(_bs.bin_id, _b.code, _bs.product_id, _bs.quantity, _OPEN_QTY.label("n"))
+    .join(bins_table, _b.id == _bs.bin_id)
+    .where(
+        _bs.hub_id == bindparam("b_hub"),
+        _bs.product_id.in_(bindparam("b_products", expanding=True)),
+        _b.active,
+    )
+    .order_by(_b.code)
+)
+
+
 def _free_in_bins(conn: Connection, hub_id: str, products: set[str]) -> dict[str, list[list[Any]]]:
     """Per product, [bin id, units not yet promised to an open pick task], by bin code."""
-    bs, t, b = bin_stock_table.c, pick_tasks_table.c, bins_table.c
-    # Per bin row, its open tasks (an index probe on status and bin), not every open task
-    # of every hub grouped first.
-    open_qty = (
-        select(func.sum(t.quantity - t.picked))
-        .where(t.status == "open", t.bin_id == bs.bin_id, t.product_id == bs.product_id)
-        .scalar_subquery()
-    )
-    rows = conn.execute(
-        select(bs.bin_id, b.code, bs.product_id, bs.quantity, open_qty.label("n"))
-        .join(bins_table, b.id == bs.bin_id)
-        .where(bs.hub_id == hub_id, bs.product_id.in_(products), b.active)
-        .order_by(b.code)
-    )
+    rows = conn.execute(_FREE_IN_BINS, {"b_hub": hub_id, "b_products": list(products)})
     free: dict[str, list[list[Any]]] = defaultdict(list)
     for x in rows:
         if (n := x.quantity - int(x.n or 0)) > 0:
             free[x.product_id].append([x.bin_id, n, x.code])
     return free
+
+
+_INSERT_TASKS = insert(pick_tasks_table)
 
 
 def create_wave(
@@ -148,12 +165,13 @@ def create_wave(
         if mine:
             visits[s.id] = mine
     wave_id = new_id("wav")
+    by_bin = {slot[0]: slot[2] for slots in free.values() for slot in slots}  # id -> code
     batches = planner(
         lambda: _layout_doc(conn, hub_id),
         {sid: v for sid, v in visits.items() if sid not in short},
     )
     tasks: list[dict[str, Any]] = []
-    plan = []
+    plan: list[dict[str, Any]] = []
     for k, (shipment_ids, walk, distance) in enumerate(batches):
         order = {bin_id: i for i, bin_id in enumerate(walk)}
         totes = {sid: i for i, sid in enumerate(shipment_ids)}
@@ -189,7 +207,7 @@ def create_wave(
         )
     )
     if tasks:
-        conn.execute(insert(pick_tasks_table), tasks)
+        conn.execute(_INSERT_TASKS, tasks)
     record(
         conn,
         [
@@ -202,7 +220,31 @@ def create_wave(
         ],
         now,
     )
-    return get_wave(conn, wave_id)
+    # The wave as get_wave would read it back, from what was just written.
+    picks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for t in tasks:  # in (batch, seq) order already
+        picks[t["batch"]].append(
+            {
+                "task_id": t["id"],
+                "seq": t["seq"],
+                "bin_code": by_bin[t["bin_id"]],
+                "product_id": t["product_id"],
+                "quantity": t["quantity"],
+                "picked": t["picked"],
+                "tote": t["tote"],
+                "shipment_id": t["shipment_id"],
+                "status": t["status"],
+            }
+        )
+    return {
+        "id": wave_id,
+        "hub_id": hub_id,
+        "status": "released",
+        "cutoff_at": iso_z(cutoff.astimezone(UTC)),
+        "created_at": iso_z(now.astimezone(UTC)),
+        "batches": [{**b, "picks": picks.get(b["batch"], [])} for b in plan],
+        "short": short,
+    }
 
 
 def get_wave(conn: Connection, wave_id: str) -> dict[str, Any]:

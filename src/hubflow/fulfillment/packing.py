@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from hubflow.catalog.store import products_table
 from hubflow.core.db import UnitOfWork
@@ -64,8 +64,21 @@ def put_boxes(uow: UnitOfWork, hub_id: str, boxes: list[dict[str, Any]]) -> list
     return list_boxes(conn, hub_id)
 
 
+_BOXES = (
+    select(box_types_table)
+    .where(box_types_table.c.hub_id == bindparam("b_hub"))
+    .order_by(box_types_table.c.code)
+)
+_PICKED = select(
+    pick_tasks_table.c.product_id, pick_tasks_table.c.picked, pick_tasks_table.c.status
+).where(pick_tasks_table.c.shipment_id == bindparam("b_shipment"))
+_PRODUCTS = select(products_table).where(
+    products_table.c.id.in_(bindparam("b_ids", expanding=True))
+)
+_INSERT_CARTONS = insert(cartons_table)
+
+
 def list_boxes(conn: Connection, hub_id: str) -> list[dict[str, Any]]:
-    bt = box_types_table.c
     return [
         {
             "id": r.id,
@@ -74,15 +87,12 @@ def list_boxes(conn: Connection, hub_id: str) -> list[dict[str, Any]]:
             "max_weight_g": r.max_weight_g,
             "cost": r.cost,
         }
-        for r in conn.execute(select(box_types_table).where(bt.hub_id == hub_id).order_by(bt.code))
+        for r in conn.execute(_BOXES, {"b_hub": hub_id})
     ]
 
 
 def _picked_units(conn: Connection, shipment_id: str) -> dict[str, int]:
-    t = pick_tasks_table.c
-    rows = conn.execute(
-        select(t.product_id, t.picked, t.status).where(t.shipment_id == shipment_id)
-    ).all()
+    rows = conn.execute(_PICKED, {"b_shipment": shipment_id}).all()
     if not rows:
         raise Conflict("nothing has been picked for this shipment", code="not_picked")
     if any(r.status == "open" for r in rows):
@@ -131,8 +141,7 @@ def pack_cartons(
     catalogue = list_boxes(conn, ship["hub_id"])
     if not catalogue:
         raise Conflict("the hub has no boxes in its catalogue", code="no_boxes")
-    p = products_table.c
-    products = {r.id: r for r in conn.execute(select(products_table).where(p.id.in_(list(units))))}
+    products = {r.id: r for r in conn.execute(_PRODUCTS, {"b_ids": list(units)})}
     items = [
         Item(
             f"{pid}.{k + 1}",
@@ -182,7 +191,7 @@ def pack_cartons(
                 ],
             }
         )
-    conn.execute(insert(cartons_table), cartons)
+    conn.execute(_INSERT_CARTONS, cartons)
     biggest = max(
         (by_code[u.box_id] for u in packing.boxes_used),
         key=lambda b: b["dims_mm"][0] * b["dims_mm"][1] * b["dims_mm"][2],
@@ -198,6 +207,7 @@ def pack_cartons(
         uow,
         shipment_id,
         now,
+        ship=ship,  # as read above, in this transaction: only cartons were written since
         weight_g=max(1, sum(c["weight_g"] for c in cartons)),
         dims_mm=(biggest["dims_mm"][0], biggest["dims_mm"][1], biggest["dims_mm"][2]),
         volume_cm3=total_volume,

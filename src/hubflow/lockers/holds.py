@@ -5,17 +5,18 @@ unheld compartment, so two orders cannot hold the same one."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.errors import Conflict
 from hubflow.core.events import Event, record
-from hubflow.core.geo import LatLng, haversine_km
+from hubflow.core.geo import EARTH_RADIUS_KM, LatLng, haversine_km
 from hubflow.lockers.model import Size, fits
 from hubflow.lockers.store import banks_table, compartments_table
 from hubflow.orders.store import shipments_table
@@ -52,6 +53,47 @@ def compartment_size(row: Any) -> Size:
     return Size((row.length_mm, row.width_mm, row.height_mm), row.max_weight_g)
 
 
+_b, _c = banks_table.c, compartments_table.c
+_BANKS = select(_b.id, _b.name, _b.lat, _b.lng).order_by(_b.id)
+# Only the banks in a box around the point: a quote reads a few rows, not every bank.
+_BANKS_IN_BOX = _BANKS.where(
+    _b.lat.between(bindparam("b_lat_lo"), bindparam("b_lat_hi")),
+    _b.lng.between(bindparam("b_lng_lo"), bindparam("b_lng_hi")),
+)
+# Counted per size in the database: a bank has many compartments but few sizes.
+_SIZE = (_c.length_mm, _c.width_mm, _c.height_mm, _c.max_weight_g)
+_FREE_BY_SIZE = (
+    select(_c.bank_id, *_SIZE, func.count().label("n"))
+    .where(
+        _c.bank_id.in_(bindparam("b_banks", expanding=True)),
+        _c.status == "free",
+        or_(_c.hold_order_id.is_(None), _c.hold_until <= bindparam("b_now")),
+    )  # takeable(now), with the time as a parameter
+    .group_by(_c.bank_id, *_SIZE)
+)
+_MARGIN = 1.01  # the box is a little wider than the circle: rounding never drops a bank
+
+
+def _box(point: LatLng, radius_km: float) -> dict[str, float] | None:
+    """Bounds on latitude and longitude holding every point within ``radius_km`` of
+    ``point``; None near a pole or the antimeridian, where a box would wrap."""
+    angle = radius_km / EARTH_RADIUS_KM
+    reach = math.sin(angle) / math.cos(math.radians(point.lat))  # >= 1: a pole is in reach
+    if angle >= math.pi / 2 or abs(point.lat) >= 89.0 or reach >= 1.0:
+        return None
+    dlat = math.degrees(angle) * _MARGIN
+    # The widest longitude difference on the circle (it touches meridians there).
+    dlng = math.degrees(math.asin(reach)) * _MARGIN
+    if abs(point.lng) + dlng >= 180.0:
+        return None
+    return {
+        "b_lat_lo": point.lat - dlat,
+        "b_lat_hi": point.lat + dlat,
+        "b_lng_lo": point.lng - dlng,
+        "b_lng_hi": point.lng + dlng,
+    }
+
+
 def banks_near(
     conn: Connection,
     point: LatLng,
@@ -62,21 +104,16 @@ def banks_near(
 ) -> tuple[list[BankFit], int]:
     """Banks within ``radius_km`` with a compartment free for the parcel, nearest first,
     and how many banks are within reach at all (to tell "none near" from "all full")."""
-    b, c = banks_table.c, compartments_table.c
+    box = _box(point, radius_km)
     near = []
-    for bank in conn.execute(select(b.id, b.name, b.lat, b.lng).order_by(b.id)):
+    for bank in conn.execute(_BANKS) if box is None else conn.execute(_BANKS_IN_BOX, box):
         km = haversine_km(point, LatLng(bank.lat, bank.lng))
         if km <= radius_km:
             near.append((km, bank))
     if not near:
         return [], 0
-    # Counted per size in the database: a bank has many compartments but few sizes.
-    size = (c.length_mm, c.width_mm, c.height_mm, c.max_weight_g)
-    rows = conn.execute(
-        select(c.bank_id, *size, func.count().label("n"))
-        .where(c.bank_id.in_([x.id for _, x in near]), takeable(now))
-        .group_by(c.bank_id, *size)
-    ).all()
+    params = {"b_banks": [x.id for _, x in near], "b_now": now}
+    rows = conn.execute(_FREE_BY_SIZE, params).all()
     fitting: dict[str, int] = {}
     for row in rows:
         if fits(dims_mm, weight_g, compartment_size(row)):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
 
-from hubflow.catalog.model import bundle_dims, line_quantities
+from hubflow.catalog.model import Product, bundle_dims, line_quantities
 from hubflow.catalog.service import products_by_id
 from hubflow.catalog.store import products_table
 from hubflow.core import idempotency
@@ -76,8 +76,13 @@ def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def _check_products(conn: Connection, merchant_id: str, wanted: dict[str, int]) -> None:
-    _refuse_unknown(wanted, products_by_id(conn, merchant_id, list(wanted)).keys())
+def _check_products(
+    conn: Connection, merchant_id: str, wanted: dict[str, int]
+) -> dict[str, Product]:
+    """The cart's products, once checked they are all the merchant's."""
+    products = products_by_id(conn, merchant_id, list(wanted))
+    _refuse_unknown(wanted, products.keys())
+    return products
 
 
 def _refuse_unknown(wanted: dict[str, int], known: Iterable[str]) -> None:
@@ -205,7 +210,9 @@ def place_order(
     wanted = req.quantities()
     config = promise_config or PromiseConfig()
 
-    def quoted_plan(conn: Connection) -> promise.QuotedPlan:
+    def quoted_plan(
+        conn: Connection, products: dict[str, Product] | None = None
+    ) -> promise.QuotedPlan:
         assert req.quote_id is not None and req.option is not None
         return promise.plan_quoted_order(
             conn,
@@ -217,6 +224,7 @@ def place_order(
             req.destination,
             now,
             config,
+            products,
         )
 
     def attempt(uow: UnitOfWork) -> Placed:
@@ -234,8 +242,8 @@ def place_order(
         quoted: promise.QuotedPlan | None = None
         floors: dict[str, int] = {}
         if req.quote_id is not None:
-            _check_products(conn, merchant_id, wanted)
-            quoted = quoted_plan(conn)
+            # The promise engine reuses the products read here (same transaction).
+            quoted = quoted_plan(conn, _check_products(conn, merchant_id, wanted))
             plan, floors = quoted.requests, quoted.floors
         elif req.hold_id is not None:
             _check_products(conn, merchant_id, wanted)
@@ -565,6 +573,7 @@ _HEAD = select(
     orders_table.c.id, orders_table.c.merchant_id, orders_table.c.status,
     orders_table.c.external_ref,
 ).where(orders_table.c.id == bindparam("b_id"))  # fmt: skip
+_HEAD_KEYS = ("id", "merchant_id", "status", "external_ref")
 _MOVE = (
     update(orders_table)
     .where(orders_table.c.id == bindparam("b_id"), orders_table.c.status == bindparam("b_from"))
@@ -584,16 +593,21 @@ def transition(
     reason: str | None = None,
     ship: bool = True,
     fetch: bool = True,
+    head: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Move an order to ``target``; the UPDATE is conditional on the state we checked.
     ``ship=False``: delivery consumes the stock itself, shipment by shipment.
     ``fetch=False``: answer only the order's id, merchant, reference and new status, not
-    the whole order (for callers that ignore the answer)."""
+    the whole order (for callers that ignore the answer). ``head``: that answer (or
+    those four columns) as this transaction last read or moved them, instead of a read:
+    a stale one only makes the conditional UPDATE fail."""
     conn = uow.conn
-    head = conn.execute(_HEAD, {"b_id": order_id}).first()
-    if head is None or (merchant_id is not None and head.merchant_id != merchant_id):
+    if head is None:
+        row = conn.execute(_HEAD, {"b_id": order_id}).first()
+        head = None if row is None else dict(row._mapping)
+    if head is None or (merchant_id is not None and head["merchant_id"] != merchant_id):
         raise NotFound(f"order {order_id} not found", code="order_not_found")
-    current = dict(head._mapping)
+    current = {k: head[k] for k in _HEAD_KEYS}
     source = OrderStatus(current["status"])
     check_transition(source, target)
     res = conn.execute(

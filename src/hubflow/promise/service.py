@@ -33,6 +33,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hubflow.catalog.model import Product, bundle_dims, line_quantities
 from hubflow.catalog.service import products_by_id
@@ -233,8 +235,10 @@ def _gather(
     dest: LatLng,
     member: bool,
     config: PromiseConfig,
+    products: dict[str, Product] | None = None,
 ) -> _Facts:
-    products = products_by_id(conn, merchant_id, list(wanted))
+    if products is None:
+        products = products_by_id(conn, merchant_id, list(wanted))
     unknown = sorted(set(wanted) - set(products))
     if unknown:
         raise InvalidInput(
@@ -248,6 +252,15 @@ def _gather(
     atp = _atp(conn, merchant_id, list(wanted), [e.id for e, _ in serving], index.floors)
     cart = CartFacts.of(products, wanted, merchant.currency)
     return _Facts(index, merchant, member, wanted, products, cart, serving, atp)
+
+
+def _moved(conn: Connection, merchant_id: str, facts: _Facts, dest: LatLng) -> _Facts:
+    """The same cart, customer and merchant sent to ``dest`` (a locker bank): only the
+    serving hubs and their stock are read again, in the same transaction."""
+    serving = facts.index.serving(dest)
+    hubs = [e.id for e, _ in serving]
+    atp = _atp(conn, merchant_id, list(facts.wanted), hubs, facts.index.floors)
+    return replace(facts, serving=serving, atp=atp)
 
 
 # -- deciding the options ---------------------------------------------------------------------
@@ -332,12 +345,16 @@ _SLOT_COLUMNS = (
     capacity_slots_table.c.capacity,
     capacity_slots_table.c.used,
 )
+# Only the options asked about: the other options' slots at these hubs and times are
+# rows read and converted for nothing.
 _SLOTS = select(*_SLOT_COLUMNS).where(
     capacity_slots_table.c.hub_id.in_(bindparam("b_hubs", expanding=True)),
+    capacity_slots_table.c.option.in_(bindparam("b_options", expanding=True)),
     capacity_slots_table.c.slot_start.in_(bindparam("b_starts", expanding=True)),
 )
 _SLOTS_PG = select(*_SLOT_COLUMNS).where(
     capacity_slots_table.c.hub_id == any_(bindparam("b_hubs", type_=ARRAY(String))),
+    capacity_slots_table.c.option == any_(bindparam("b_options", type_=ARRAY(String))),
     capacity_slots_table.c.slot_start
     == any_(bindparam("b_starts", type_=ARRAY(DateTime(timezone=True)))),
 )
@@ -356,10 +373,11 @@ def _capacity_left(
     if not left:
         return left
     hubs = sorted({k[0] for k in left})
+    options = sorted({k[1] for k in left})
     starts = sorted({datetime.fromtimestamp(k[2], UTC) for k in left})
     stmt = _SLOTS_PG if conn.dialect.name == "postgresql" else _SLOTS
     for hub_id, option, start, capacity, used in conn.execute(
-        stmt, {"b_hubs": hubs, "b_starts": starts}
+        stmt, {"b_hubs": hubs, "b_options": options, "b_starts": starts}
     ):
         key = (hub_id, option, start.timestamp())
         if key in left:
@@ -408,6 +426,7 @@ class Evaluation:
     unavailable: list[tuple[OptionCode, Reason]]
     currency: str
     terms: MemberTerms | None = None
+    floors: Mapping[str, int] = field(default_factory=dict)  # safety stock per hub, as read
 
 
 def evaluate(
@@ -421,14 +440,31 @@ def evaluate(
     within: tuple[float, float] | None = None,
     only_hub: str | None = None,
     locker: tuple[str, OptionCode] | None = None,
+    products: dict[str, Product] | None = None,
 ) -> Evaluation:
     """Every option (or ``only`` one) for this cart and address at ``now``. ``locker``
-    pins the locker option to one (bank, option it rides on), as quoted."""
+    pins the locker option to one (bank, option it rides on), as quoted. ``products``:
+    the cart's products, if the caller read them in this transaction already."""
     wanted = req.quantities()
     terms = member_terms(conn, merchant_id, req.customer_id, now)
     member = req.member or terms is not None
-    facts = _gather(conn, merchant_id, wanted, req.destination, member, config)
+    facts = _gather(conn, merchant_id, wanted, req.destination, member, config, products)
     facts.terms = terms
+    return _evaluate(conn, merchant_id, req, facts, now, config, only, within, only_hub, locker)
+
+
+def _evaluate(
+    conn: Connection,
+    merchant_id: str,
+    req: QuoteRequest,
+    facts: _Facts,
+    now: datetime,
+    config: PromiseConfig,
+    only: OptionCode | None,
+    within: tuple[float, float] | None,
+    only_hub: str | None,
+    locker: tuple[str, OptionCode] | None,
+) -> Evaluation:
     ts = now.timestamp()
     codes = [only] if only is not None else list(OptionCode)
     unavailable: list[tuple[OptionCode, Reason]] = []
@@ -458,7 +494,9 @@ def evaluate(
     order = {c: i for i, c in enumerate(OptionCode)}
     options.sort(key=lambda o: order[o.code])
     unavailable.sort(key=lambda u: order[u[0]])
-    return Evaluation(options, unavailable, facts.merchant.currency, terms)
+    return Evaluation(
+        options, unavailable, facts.merchant.currency, facts.terms, facts.index.floors
+    )
 
 
 LOCKER_VIA = (OptionCode.SAME_DAY, OptionCode.NEXT_DAY, OptionCode.STANDARD_2D)
@@ -493,8 +531,12 @@ def _locker(
     reasons: list[Reason] = []
     for bank in banks[:LOCKER_BANKS_TRIED]:
         to_bank = replace(req, destination=bank.point)
+        # The cart, customer and merchant were read above: only the hubs differ.
+        at_bank = _moved(conn, merchant_id, facts, bank.point)
         for via in vias:
-            ev = evaluate(conn, merchant_id, to_bank, now, config, only=via, within=within)
+            ev = _evaluate(
+                conn, merchant_id, to_bank, at_bank, now, config, via, within, None, None
+            )
             if not ev.options:
                 reasons.extend(r for _, r in ev.unavailable)
                 continue
@@ -648,11 +690,13 @@ def _customer_json(req: QuoteRequest, terms: MemberTerms | None) -> dict[str, An
     }
 
 
+_QUOTE = select(quotes_table).where(
+    quotes_table.c.id == bindparam("b_id"), quotes_table.c.merchant_id == bindparam("b_merchant")
+)
+
+
 def _quote_row(conn: Connection, merchant_id: str, quote_id: str) -> dict[str, Any]:
-    q = quotes_table.c
-    row = conn.execute(
-        select(quotes_table).where(q.id == quote_id, q.merchant_id == merchant_id)
-    ).first()
+    row = conn.execute(_QUOTE, {"b_id": quote_id, "b_merchant": merchant_id}).first()
     if row is None:
         raise NotFound(f"quote {quote_id} not found", code="quote_not_found")
     return dict(row._mapping)
@@ -709,8 +753,10 @@ def plan_quoted_order(
     destination: LatLng,
     now: datetime,
     config: PromiseConfig,
+    products: dict[str, Product] | None = None,
 ) -> QuotedPlan:
-    """Source an order so that it keeps the quoted promise, or raise why it cannot."""
+    """Source an order so that it keeps the quoted promise, or raise why it cannot.
+    ``products``: the cart's products, if the caller read them in this transaction."""
     row = _quote_row(conn, merchant_id, quote_id)
     quoted_lines = {x["product_id"]: x["quantity"] for x in row["lines"]}
     if quoted_lines != dict(wanted):
@@ -773,7 +819,7 @@ def plan_quoted_order(
     pinned = (at_locker["bank_id"], OptionCode(at_locker["via"])) if at_locker else None
     ev = evaluate(
         conn, merchant_id, req, now, config, only=option, within=window, only_hub=only_hub,
-        locker=pinned,
+        locker=pinned, products=products,
     )  # fmt: skip
     if not ev.options:
         why = ev.unavailable[0][1].value if ev.unavailable else "unavailable"
@@ -782,7 +828,6 @@ def plan_quoted_order(
             request=req, reason=why,
         )  # fmt: skip
     decided = ev.options[0]
-    index = hub_index(conn)
     if decided.plan is not None:
         requests = decided.plan.requests
         hubs = decided.offers
@@ -828,7 +873,7 @@ def plan_quoted_order(
         tz = hubs[0].entry.tz
         promise["window"] = _window_json(window[0], window[1], tz)
         promise["cutoff"] = iso(cutoff)
-    floors = {h: index.floors.get(h, 0) for h in {r.hub_id for r in requests}}
+    floors = {h: ev.floors.get(h, 0) for h in {r.hub_id for r in requests}}
     return QuotedPlan(requests, floors, slots, promise)
 
 
@@ -849,6 +894,13 @@ _CONSUME = (
 )
 
 
+_SLOT_KEY = ["hub_id", "option", "slot_start"]
+# The slot row, made at its default capacity if this is its first booking.
+_ENSURE_SLOT = sqlite_insert(capacity_slots_table).on_conflict_do_nothing(index_elements=_SLOT_KEY)
+_ENSURE_SLOT_PG = pg_insert(capacity_slots_table).on_conflict_do_nothing(index_elements=_SLOT_KEY)
+_INSERT_BOOKINGS = insert(slot_bookings_table)
+
+
 def book_slots(
     conn: Connection, merchant_id: str, order_id: str, slots: Sequence[SlotKey], now: datetime
 ) -> None:
@@ -861,7 +913,7 @@ def book_slots(
         return
     ordered = sorted(slots)
     conn.execute(
-        insert(slot_bookings_table),
+        _INSERT_BOOKINGS,
         [
             {
                 "id": new_id("slb"),
@@ -877,20 +929,19 @@ def book_slots(
             for s in ordered
         ],
     )
-    cs = capacity_slots_table
+    ensure = _ENSURE_SLOT_PG if conn.dialect.name == "postgresql" else _ENSURE_SLOT
     for s in ordered:
         conn.execute(
-            insert_on_conflict(conn, cs)
-            .values(
-                hub_id=s.hub_id,
-                option=s.option,
-                slot_start=s.slot_start,
-                slot_end=s.slot_end,
-                capacity=s.default_capacity,
-                used=0,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["hub_id", "option", "slot_start"])
+            ensure,
+            {
+                "hub_id": s.hub_id,
+                "option": s.option,
+                "slot_start": s.slot_start,
+                "slot_end": s.slot_end,
+                "capacity": s.default_capacity,
+                "used": 0,
+                "updated_at": now,
+            },
         )
         res = conn.execute(
             _CONSUME,

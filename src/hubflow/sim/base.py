@@ -71,6 +71,7 @@ class TwinBase:
             seed=self.seed,
             max_iterations=sc.delivery.planner_iterations,
             planner_workers=sc.delivery.planner_workers or os.cpu_count() or 1,
+            horizon_s=round(sc.delivery.horizon_hours * 3600),
         )
         self.pcfg = PromiseConfig()
         self.world = World()

@@ -159,6 +159,7 @@ class Delivery:
     planner_iterations: int  # PyVRP iterations per pass: deterministic, unlike a time limit
     planner_time_limit_s: float  # a ceiling on wall time all the same
     planner_workers: int  # hubs planned at once, in processes (0: one per core); same plans
+    horizon_hours: float  # parcels whose window opens later wait out of the plan
     policy: str
     not_at_home: float
     locker_radius_km: float
@@ -181,6 +182,7 @@ class Delivery:
             planner_iterations=_int(d, "planner_iterations", 300, 1, 10_000_000),
             planner_time_limit_s=_num(d, "planner_time_limit_s", 5.0, 0.01, 600),
             planner_workers=_int(d, "planner_workers", 0, 0, 64),
+            horizon_hours=_num(d, "horizon_hours", 4.0, 0.25, 48),
             policy=str(d.get("policy", "greedy")),
             not_at_home=_num(d, "not_at_home", 0.08, 0, 1),
             locker_radius_km=_num(d, "locker_radius_km", 1.5, 0, 100),

@@ -160,3 +160,40 @@ def test_a_vehicle_on_its_last_trip_is_planned_alone_with_what_it_carries() -> N
         problem, vehicles=(replace(problem.vehicles[0], max_trips=2), problem.vehicles[1])
     )
     assert split_by_hub(more) is None
+
+
+def test_a_busy_hub_is_planned_as_two_sectors_with_half_the_vehicles_each(
+    monkeypatch: Any,
+) -> None:
+    from hubflow.delivery import decompose
+
+    monkeypatch.setattr(decompose, "SECTOR_JOBS", 6)
+    hub_a, hub_b = LatLng(47.60, -122.33), LatLng(47.40, -122.25)
+    north = [LatLng(47.62 + i / 500, -122.33 + i / 500) for i in range(4)]
+    south = [LatLng(47.58 - i / 500, -122.33 + i / 500) for i in range(4)]
+    points = [hub_a, hub_b, *north, *south, LatLng(47.41, -122.25), LatLng(47.61, -122.30)]
+    problem = from_geo(
+        points,
+        GreatCircleTravel(),
+        {"van": TravelProfile("van", 30.0)},
+        depots=[Depot("A", 0), Depot("B", 1)],
+        jobs=[job(f"n{i}", 2 + i, depot=0) for i in range(4)]
+        + [job(f"s{i}", 6 + i, depot=0) for i in range(4)]
+        + [job("b", 10, depot=1), job("on", 3, depot=0, on_vehicle="v4")],
+        vehicles=[Vehicle(f"v{i}", "van", depot=0) for i in range(4)]
+        + [Vehicle("v4", "van", depot=0, start_location=11, max_trips=2)]
+        + [Vehicle("vb", "van", depot=1)],
+    )
+    parts = split_by_hub(problem)
+    assert parts is not None
+    got = sorted(
+        (tuple(sorted(j.id for j in p.jobs)), tuple(v.id for v in p.vehicles)) for p in parts
+    )
+    assert got == [
+        (("b",), ("vb",)),
+        (("n0", "n1", "n2", "n3"), ("v1", "v3")),
+        (("on", "s0", "s1", "s2", "s3"), ("v0", "v2", "v4")),
+    ]
+    p = plan(problem, time_limit_s=2, seed=1, max_iterations=50)
+    assert_feasible(problem, p)
+    assert len({s.job_id for r in p.routes for s in r.stops}) == 10

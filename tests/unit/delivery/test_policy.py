@@ -192,3 +192,13 @@ def test_state_and_request_validation() -> None:
         EpochState((Request(2, 1, 9, 0, 10),), d, 0, 5, 0, 10_000)
     with pytest.raises(ValueError, match="square"):
         EpochState((), d[:2], 0, 5, 0, 10)
+
+
+def test_window_aware_ride_along_is_within_a_kilometre_of_an_anchor() -> None:
+    from hubflow.core.geo import LatLng, haversine_km
+    from hubflow.delivery.dispatch import _within_km
+
+    anchors = [LatLng(47.60, -122.33), LatLng(47.70, -122.30)]
+    points = [LatLng(47.605, -122.33), LatLng(47.65, -122.33), LatLng(47.7085, -122.30)]
+    want = [any(haversine_km(p, a) < 1.0 for a in anchors) for p in points]
+    assert _within_km(anchors, points, 1.0) == want == [True, False, True]
