@@ -130,25 +130,42 @@ def run_dispatch(api: _Api, key: str, region: str, out: LastMile) -> None:
 
 
 def deliver_one(api: _Api, key: str, out: LastMile) -> None:
-    """Drive the first employee route: load, go, arrive, deliver, come back."""
+    """Drive one route to its first door: load, go, arrive, deliver.
+
+    An employee's route when there is one, with the courier's key; otherwise (at night
+    only the fulfillment center ships, and its self-driving vans are the cheaper choice)
+    a self-driving vehicle's route, with the operator key its integration would use.
+    """
     client = api.client()  # type: ignore[attr-defined]
     for cid, ckey in out.couriers.items():
         auth = {"Authorization": f"Bearer {ckey}"}
         routes = client.get(f"/v1/couriers/{cid}/routes", headers=auth).json().get("data", [])
-        if not routes:
-            continue
-        route = routes[0]
-        stop = route["stops"][0]
-        steps = [
-            (f"/v1/routes/{route['id']}/pickup", None),
-            (f"/v1/couriers/{cid}/location", stop["location"]),
-            (f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", None),
-            (f"/v1/routes/{route['id']}/stops/{stop['id']}/deliver", {"received_by": "Resident"}),
-        ]
-        for path, body in steps:
-            r = api.post(path, ckey, body, **{"Idempotency-Key": f"demo-{path}"})
-            if r.status_code != 200:
-                raise RuntimeError(f"POST {path} answered {r.status_code}: {r.text[:300]}")
-        ship = client.get(f"/v1/routes/{route['id']}", headers=auth).json()
-        out.delivered = {"route": ship, "shipment_id": stop["shipment_id"], "courier": cid}
-        return
+        if routes:
+            _drive(api, ckey, routes[0], f"/v1/couriers/{cid}/location", out, cid)
+            return
+    for listed in out.routes:
+        if listed["courier_id"] is None:
+            auth = {"Authorization": f"Bearer {key}"}
+            route = client.get(f"/v1/routes/{listed['id']}", headers=auth).json()
+            _drive(api, key, route, f"/v1/vehicles/{listed['vehicle_id']}/location", out, None)
+            return
+
+
+def _drive(
+    api: _Api, key: str, route: dict[str, Any], locate: str, out: LastMile, courier: str | None
+) -> None:
+    stop = route["stops"][0]
+    steps = [
+        (f"/v1/routes/{route['id']}/pickup", None),
+        (locate, stop["location"]),
+        (f"/v1/routes/{route['id']}/stops/{stop['id']}/arrive", None),
+        (f"/v1/routes/{route['id']}/stops/{stop['id']}/deliver", {"received_by": "Resident"}),
+    ]
+    for path, body in steps:
+        r = api.post(path, key, body, **{"Idempotency-Key": f"demo-{path}"})
+        if r.status_code != 200:
+            raise RuntimeError(f"POST {path} answered {r.status_code}: {r.text[:300]}")
+    client = api.client()  # type: ignore[attr-defined]
+    auth = {"Authorization": f"Bearer {key}"}
+    driven = client.get(f"/v1/routes/{route['id']}", headers=auth).json()
+    out.delivered = {"route": driven, "shipment_id": stop["shipment_id"], "courier": courier}
