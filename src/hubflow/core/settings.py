@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64, description="hubs planned at once, in processes (same plans)"
     )
     dispatch_horizon_s: int = Field(
-        default=4 * 3600,
+        default=12 * 3600,
         ge=60,
         le=48 * 3600,
         description="parcels whose delivery window opens later than this wait out of the plan",

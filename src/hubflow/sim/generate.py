@@ -185,7 +185,7 @@ def seattle(metro: Metro = METRO) -> dict[str, Any]:
             "epoch_minutes": 15,
             "planner_iterations": 300,
             "planner_time_limit_s": 5.0,
-            "horizon_hours": 4.0,
+            "horizon_hours": 12.0,
             "policy": "greedy",
             "not_at_home": 0.08,
             "locker_radius_km": 1.5,

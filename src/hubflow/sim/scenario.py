@@ -182,7 +182,7 @@ class Delivery:
             planner_iterations=_int(d, "planner_iterations", 300, 1, 10_000_000),
             planner_time_limit_s=_num(d, "planner_time_limit_s", 5.0, 0.01, 600),
             planner_workers=_int(d, "planner_workers", 0, 0, 64),
-            horizon_hours=_num(d, "horizon_hours", 4.0, 0.25, 48),
+            horizon_hours=_num(d, "horizon_hours", 12.0, 0.25, 48),
             policy=str(d.get("policy", "greedy")),
             not_at_home=_num(d, "not_at_home", 0.08, 0, 1),
             locker_radius_km=_num(d, "locker_radius_km", 1.5, 0, 100),
