@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from hubflow.sim.run import simulate
 from hubflow.sim.scenario import Scenario
+from hubflow.web import ops_page
 from hubflow.web.model import WebRole
 from tests.browser.a11y import check_page
 from tests.browser.conftest import Site, open_site, shot
@@ -126,6 +127,20 @@ def test_the_twins_day_replays_with_its_vehicles(twin_site: Site, twin_dir: Path
         midnight.isoformat().replace("+00:00", "Z"),
     )
     assert served["source"] == "network" and served["events"] == served["routes"] == []
+
+
+def test_a_day_beyond_the_replays_limit_plays_a_sample_to_its_end(
+    twin_site: Site, twin_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ops_page, "REPLAY_EVENTS", 40)
+    user = twin_site.user(WebRole.OPERATOR, "ops@hubflow.test")
+    page = twin_site.login(user, next_path="/ops/replay?source=twin")
+    expect(page.locator("body")).to_have_attribute("data-loaded", "twin")
+    expect(page.locator("#replay-sample")).to_contain_text("one parcel in")
+    page.get_by_label("Time of day").fill(str(24 * 60 - 1))
+    expect(page.locator("#replay-counts li").first).to_be_visible()
+    expect(page.locator("#replay-map path.m-parcel").first).to_be_attached()
+    check_page(page)
 
 
 def test_without_a_twin_run_the_replay_says_how_to_get_one(site: Site) -> None:

@@ -3,6 +3,7 @@ conservation of orders, stock and money; determinism; the served results."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from hubflow.promise.service import get_hub_promise
 from hubflow.sim.run import fresh_database, run_on, simulate
 from hubflow.sim.scenario import Scenario
 from hubflow.sim.world import build
+from hubflow.web.ops_data import replay_events
+from hubflow.web.twin_day import read_only
 from tests.twin_scenarios import tiny
 
 OUTCOMES = {
@@ -120,3 +123,25 @@ def test_a_hubs_promise_settings_reach_the_promise_engine(engine: Engine) -> Non
     assert got["capacity"]["express_2h"] == 77
     assert got["capacity"]["same_day"] == other["capacity"]["same_day"] == 200  # defaults
     assert other["capacity"]["express_2h"] == 20
+
+
+def test_a_day_too_big_to_replay_plays_whole_with_every_kth_parcel(tmp_path: Path) -> None:
+    simulate(Scenario.from_dict(tiny(orders=24)), tmp_path, seed=3)
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    engine = read_only(tmp_path / "twin.db")
+    try:
+        with engine.connect() as conn:
+            whole = replay_events(conn, start, end)
+            limit = math.ceil(len(whole.events) / 3)
+            sample = replay_events(conn, start, end, limit=limit)
+    finally:
+        engine.dispose()
+    assert (whole.stride, whole.truncated) == (1, False)
+    assert sample.stride == 3
+    parcels = sorted({e["shipment_id"] for e in whole.events})
+    assert sorted({e["shipment_id"] for e in sample.events}) == parcels[::3]
+    # Each parcel shown keeps its whole life, in order, so the sample plays to the day's end.
+    kept = set(parcels[::3])
+    expected = [e for e in whole.events if e["shipment_id"] in kept]
+    assert sample.events == expected[:limit] and not sample.truncated
+    assert sample.events[-1]["at"] > whole.events[len(whole.events) * 3 // 4]["at"]

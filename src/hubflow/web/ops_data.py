@@ -4,11 +4,13 @@ as a reporting view: nothing here changes state."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from hubflow.catalog.store import merchants_table
 from hubflow.core.clock import iso_z
@@ -29,7 +31,7 @@ from hubflow.network.store import hubs_table
 from hubflow.orders.store import orders_table, shipments_table
 from hubflow.web.ops_model import DONE, Visit, hourly, late_risk, on_time_rate, vehicle_track
 
-__all__ = ["hub_waves", "list_hubs", "live_network", "replay_events", "replay_routes"]
+__all__ = ["Replay", "hub_waves", "list_hubs", "live_network", "replay_events", "replay_routes"]
 
 ACTIVE_ROUTES = ("planned", "offered", "accepted", "started")
 
@@ -182,36 +184,72 @@ def hub_waves(conn: Connection, hub_id: str, limit: int = 20) -> list[dict[str, 
     return out
 
 
-def replay_events(
-    conn: Connection, start: datetime, end: datetime, limit: int = 20_000
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Replay:
+    """A span's parcel events; ``stride`` k > 1 when only every k-th parcel (by id, so
+    spread over the whole span) is kept to stay within the replay's limit."""
+
+    events: list[dict[str, Any]]
+    stride: int
+    truncated: bool
+
+
+def replay_events(conn: Connection, start: datetime, end: datetime, limit: int = 20_000) -> Replay:
     """Every parcel's life between ``start`` and ``end`` (its creation, then its tracking
-    events), with where its customer is: enough to replay a simulated or real day."""
-    t, s, o = tracking_events_table.c, shipments_table.c, orders_table.c
-    created = conn.execute(
-        select(s.id, s.created_at, s.hub_id, o.lat, o.lng)
-        .join(orders_table, o.id == s.order_id)
-        .where(s.created_at >= start, s.created_at <= end)
-        .order_by(s.created_at, s.id)
-        .limit(limit)
+    events), with where its customer is: enough to replay a simulated or real day.
+
+    A span with more than ``limit`` events keeps every k-th parcel, whole: the day plays
+    to its end with a sample, rather than its first hours with every parcel."""
+    t, s = tracking_events_table.c, shipments_table.c
+    in_span_created = and_(s.created_at >= start, s.created_at <= end)
+    in_span_tracked = and_(t.at >= start, t.at <= end)
+    total = (
+        conn.execute(select(func.count()).where(in_span_created)).scalar_one()
+        + conn.execute(select(func.count()).where(in_span_tracked)).scalar_one()
     )
-    tracked = conn.execute(
-        select(t.shipment_id, t.kind, t.at, o.lat, o.lng, s.hub_id)
-        .join(shipments_table, s.id == t.shipment_id)
-        .join(orders_table, o.id == s.order_id)
-        .where(t.at >= start, t.at <= end)
-        .order_by(t.at, t.id)
-        .limit(limit)
-    )
-    events = [(r.created_at, r.id, "created", r.lat, r.lng, r.hub_id) for r in created] + [
-        (r.at, r.shipment_id, r.kind, r.lat, r.lng, r.hub_id) for r in tracked
-    ]
+    stride = max(1, math.ceil(total / limit))
+    if stride == 1:
+        events = _span_events(conn, in_span_created, in_span_tracked)
+    else:
+        ids = sorted(
+            set(conn.execute(select(s.id).where(in_span_created)).scalars())
+            | set(conn.execute(select(t.shipment_id).where(in_span_tracked)).scalars())
+        )[::stride]
+        events = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            events += _span_events(
+                conn,
+                and_(in_span_created, s.id.in_(chunk)),
+                and_(in_span_tracked, t.shipment_id.in_(chunk)),
+            )
     events.sort(key=lambda e: e[0])  # stable: a parcel's creation stays before its events
-    return [
+    shown = [
         {"shipment_id": sid, "kind": kind, "at": iso_z(at),
          "location": {"lat": lat, "lng": lng}, "hub_id": hub}
         for at, sid, kind, lat, lng, hub in events[:limit]
     ]  # fmt: skip
+    return Replay(shown, stride, len(events) > limit)
+
+
+def _span_events(conn: Connection, created: Any, tracked: Any) -> list[tuple[Any, ...]]:
+    t, s, o = tracking_events_table.c, shipments_table.c, orders_table.c
+    made = conn.execute(
+        select(s.id, s.created_at, s.hub_id, o.lat, o.lng)
+        .join(orders_table, o.id == s.order_id)
+        .where(created)
+        .order_by(s.created_at, s.id)
+    )
+    moved = conn.execute(
+        select(t.shipment_id, t.kind, t.at, o.lat, o.lng, s.hub_id)
+        .join(shipments_table, s.id == t.shipment_id)
+        .join(orders_table, o.id == s.order_id)
+        .where(tracked)
+        .order_by(t.at, t.id)
+    )
+    return [(r.created_at, r.id, "created", r.lat, r.lng, r.hub_id) for r in made] + [
+        (r.at, r.shipment_id, r.kind, r.lat, r.lng, r.hub_id) for r in moved
+    ]
 
 
 def replay_routes(

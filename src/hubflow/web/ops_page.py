@@ -125,17 +125,18 @@ async def replay(
                 source=source if twin is not None else "network")  # fmt: skip
 
 
-REPLAY_EVENTS = 20_000  # about a 4,000-order day; a bigger one replays its first part
+REPLAY_EVENTS = 20_000  # about a 5,000-order day; a bigger one plays a sample of its parcels
 
 
 def _replay_of(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
-    events = replay_events(conn, start, end, limit=REPLAY_EVENTS)
+    replay = replay_events(conn, start, end, limit=REPLAY_EVENTS)
     return {
         "from": iso_z(start),
         "to": iso_z(end),
         "hubs": list_hubs(conn),
-        "events": events,
-        "truncated": len(events) >= REPLAY_EVENTS,
+        "events": replay.events,
+        "sample": replay.stride,
+        "truncated": replay.truncated,
         "routes": replay_routes(conn, start, end),
     }
 

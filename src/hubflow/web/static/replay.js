@@ -93,8 +93,12 @@
     }
     $("replay-label").textContent = data.source === "twin" ? `The twin's day (${data.label}) at` : "At";
     if (data.area.length) hfmap.fit(map, data.area);
-    hf.announce(`${data.events.length} events and ${data.routes.length} routes loaded` +
-      (data.truncated ? " (the first part of the day only: it has more events than a replay holds)" : ""));
+    // A day with more events than a replay holds comes as every k-th parcel, whole.
+    const sample = data.sample > 1 ? `one parcel in ${data.sample} shown (the day has more events than a replay holds); the counts are of those` : "";
+    $("replay-sample").textContent = sample;
+    $("replay-sample").hidden = !sample;
+    hf.announce(`${data.events.length} events and ${data.routes.length} routes loaded` + (sample ? `: ${sample}` : "") +
+      (data.truncated ? " (the first part of the sample only)" : ""));
     document.body.dataset.loaded = data.source;
     draw();
   }
