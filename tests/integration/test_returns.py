@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hubflow.core.db import UnitOfWork
 from hubflow.core.events import events_table
+from hubflow.fulfillment.store import bins_table
 from tests import fleet
 from tests.conftest import Api
 
@@ -315,3 +316,42 @@ def test_a_restocked_return_goes_back_into_a_bin(api: Api) -> None:
     # Available to promise and where a wave can find it: in a bin.
     assert sum(c["quantity"] for b in bins for c in b["contents"]) == 1
     assert _stock(api, d)["available"] == 9
+
+
+def test_a_return_no_bin_can_hold_goes_back_to_the_merchant(api: Api) -> None:
+    d = _delivered(api)
+    hub = d["net"].hub
+    layout = {"generate": {"aisles": 1, "bins_per_side": 2, "levels": 1}}
+    r = api.client.put(f"/v1/hubs/{hub}/layout", headers=api.op, json=layout)
+    assert r.status_code == 200, r.text
+    with UnitOfWork(api.engine) as uow:  # small shelves only: the vase fits none
+        uow.conn.execute(
+            update(bins_table)
+            .where(bins_table.c.hub_id == hub)
+            .values(length_mm=150, width_mm=150, height_mm=150)
+        )
+    before = _stock(api, d)
+    ret = _return(api, d).json()
+    token = ret["qr"].split(":", 1)[1]
+    r = api.client.post(
+        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": hub}
+    )
+    assert r.status_code == 200, r.text
+    r = api.client.post(
+        f"/v1/returns/{ret['id']}/inspection",
+        headers=api.op,
+        json={"lines": [{"product_id": d["product"], "disposition": "restock"}]},
+    )
+    assert r.status_code == 200, r.text
+    assert [x["disposition"] for x in r.json()["lines"]] == ["return_to_merchant"]
+    # Not counted as stock a wave could never pick; the merchant is told where it went.
+    assert _stock(api, d) == before
+    with UnitOfWork(api.engine, readonly=True) as uow:
+        sent = uow.conn.execute(
+            select(events_table.c.payload).where(
+                events_table.c.type == "return.sent_to_merchant",
+                events_table.c.subject_id == ret["id"],
+            )
+        ).scalar_one()
+    assert sent == {"return_id": ret["id"], "product_id": d["product"], "quantity": 1,
+                    "reason": "no_bin_fits"}  # fmt: skip

@@ -36,6 +36,7 @@ LABELS = {
     "return.pickup_cancelled": "Courier pickup called off; drop it off instead",
     "return.dropped_off": "Return dropped off",
     "return.inspected": "Return inspected",
+    "return.sent_to_merchant": "Returned item sent back to the merchant (no shelf for it here)",
     "refund.issued": "Refund issued",
 }
 

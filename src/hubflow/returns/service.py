@@ -22,6 +22,7 @@ from hubflow.core.ids import new_id
 from hubflow.core.upsert import insert_on_conflict
 from hubflow.delivery.store import tracking_events_table
 from hubflow.fulfillment.inbound import put_away
+from hubflow.fulfillment.store import bins_table
 from hubflow.inventory import service as inventory
 from hubflow.membership.lookup import membership_of
 from hubflow.network.store import get_hub
@@ -416,7 +417,25 @@ def inspect(
     )
     if res.rowcount != 1:
         raise Conflict("only a dropped-off return can be inspected", code="return_out_of_order")
+    binned = conn.execute(select(bins_table.c.id).where(bins_table.c.hub_id == ret.hub_id).limit(1))
+    has_bins = binned.first() is not None
     for product_id, disposition in sorted(dispositions.items()):
+        quantity = lines[product_id].quantity
+        shelved = quantity
+        if disposition is Disposition.RESTOCK and has_bins:
+            # Back on a shelf too: a unit available to promise that is in no bin is one a
+            # wave cannot allocate (found by the twin).
+            _, left = put_away(uow, ret.hub_id, ret.merchant_id, [(product_id, quantity)], now)
+            shelved = quantity - left.get(product_id, 0)
+        if disposition is Disposition.RESTOCK and shelved < quantity:
+            # No bin here holds it (a 65-inch TV returned to a store that never sold one):
+            # it goes back to the merchant rather than count as stock no one can pick.
+            record(conn, [Event("return.sent_to_merchant", return_id, ret.merchant_id,
+                                {"return_id": return_id, "product_id": product_id,
+                                 "quantity": quantity - shelved, "reason": "no_bin_fits"})],
+                   now)  # fmt: skip
+            if shelved == 0:
+                disposition = Disposition.RETURN_TO_MERCHANT
         conn.execute(
             update(return_lines_table)
             .where(rl.return_id == return_id, rl.product_id == product_id)
@@ -428,15 +447,10 @@ def inspect(
                 ret.merchant_id,
                 ret.hub_id,
                 product_id,
-                lines[product_id].quantity,
+                shelved,
                 now,
                 ref=return_id,
                 note="restocked from a return",
-            )
-            # Back on a shelf too, where the hub has bins: a unit available to promise
-            # that is in no bin is one a wave cannot allocate (found by the twin).
-            put_away(
-                uow, ret.hub_id, ret.merchant_id, [(product_id, lines[product_id].quantity)], now
             )
     _refund(uow, ret, "inspection", now, policy_for(conn, ret.merchant_id))
     return get_return(conn, None, return_id)

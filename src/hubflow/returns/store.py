@@ -35,7 +35,7 @@ return_lines_table = Table(
     Column("quantity", Integer, nullable=False),
     Column("unit_value", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("disposition", String(16), nullable=True),  # restock, refurbish, liquidate, ...
+    Column("disposition", String(32), nullable=True),  # restock, refurbish, liquidate, ...
     CheckConstraint("quantity > 0", name="quantity_positive"),
 )
 
