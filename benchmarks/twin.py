@@ -83,6 +83,7 @@ def main() -> None:
                 "failed_deliveries": d["failed_deliveries"],
                 "stock_balances": d["ledgers"]["stock_balances"],
                 "money_balances": d["ledgers"]["money_balances"],
+                "bins_balance": d["ledgers"]["bins"]["balances"],
                 "out": str(out),
                 "python": platform.python_version(),
             }
