@@ -18,6 +18,7 @@ from hubflow.promise.model import DEFAULT_CAPACITY
 from hubflow.sim.catalog import MERCHANTS
 from hubflow.sim.lastmile import FLEET
 from hubflow.sim.metro import METRO, Metro
+from hubflow.sim.scenario import Staff
 
 __all__ = ["dumps", "generate", "seattle", "spread"]
 
@@ -291,7 +292,8 @@ def _size(data: dict[str, Any], orders: int) -> None:
 
     The fulfillment center and the dark store serve the whole metro, so their load grows
     with the demand; added stores share theirs with the stores there were. Slots grow
-    with the load, pickers with its square root (the defaults have room to spare)."""
+    with the load, pickers and the size of a wave with its square root (the defaults
+    have room to spare)."""
     grow = orders / data["demand"]["orders_per_day"]
     if grow <= 1:
         return
@@ -304,7 +306,12 @@ def _size(data: dict[str, Any], orders: int) -> None:
         h["promise"] = {
             "capacity": {o.value: math.ceil(n * load) for o, n in DEFAULT_CAPACITY.items() if n}
         }
-        h["staff"]["pickers"] = math.ceil(h["staff"]["pickers"] * math.sqrt(load))
+        # A wave is released every few minutes: a wave no bigger than the default day's
+        # held the grown fulfillment center to 288 parcels an hour whatever its pickers
+        # (orders came in at 650-800 an hour, and express ones waited hours to be packed).
+        staffed = math.sqrt(load)
+        h["staff"]["pickers"] = math.ceil(h["staff"]["pickers"] * staffed)
+        h["staff"]["wave_max"] = math.ceil(h["staff"].get("wave_max", Staff.wave_max) * staffed)
     for lk in data["lockers"]:
         times = min(4, math.ceil(grow))
         lk["compartments"] = {k: n * times for k, n in lk["compartments"].items()}

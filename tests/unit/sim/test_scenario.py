@@ -46,6 +46,8 @@ def test_a_grown_network_is_sized_for_its_demand() -> None:
     assert fc.promise["capacity"]["next_day"] >= 500 * 20000 // 1200
     assert 200 < store.promise["capacity"]["same_day"] < fc.promise["capacity"]["same_day"]
     assert fc.staff.pickers > 16 and store.staff.pickers > 2
+    # Waves grow with the pickers: at 24 a wave every 5 minutes, the centre packed 288 an hour.
+    assert fc.staff.wave_max >= 24 * 4 and store.staff.wave_max > 24
     assert all(sum(lk.compartments.values()) > 24 for lk in sc.lockers)
     # The default day's size keeps the platform's defaults.
     same = Scenario.from_dict(generate(14, 60, 1200))
