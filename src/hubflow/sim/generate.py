@@ -271,8 +271,12 @@ def generate(hubs: int, vehicles: int, orders: int, seed: int = 7) -> dict[str, 
     shipping = [h for h in data["hubs"] if h["fleet"]] or data["hubs"]
     for lk in data["lockers"]:
         lk["hub"] = _nearest_hub(shipping, lk["lat"], lk["lng"])
+    # Vehicles go where the parcels will be: the default mix's proportions weighed by each
+    # hub's load (spread in the mix alone, the fulfillment center had 35 of 300 vehicles
+    # for 5,400 of the day's 7,500 express and same-day parcels).
+    loads = _loads(data, orders)
     slots = [(i, m) for i, h in enumerate(data["hubs"]) for m in sorted(h["fleet"])]
-    counts = spread(vehicles, [float(data["hubs"][i]["fleet"][m]) for i, m in slots])
+    counts = spread(vehicles, [data["hubs"][i]["fleet"][m] * loads[i] for i, m in slots])
     for (i, m), c in zip(slots, counts, strict=True):
         data["hubs"][i]["fleet"][m] = c
     _size(data, orders)
@@ -283,6 +287,19 @@ def generate(hubs: int, vehicles: int, orders: int, seed: int = 7) -> dict[str, 
     return data
 
 
+def _loads(data: dict[str, Any], orders: int) -> list[float]:
+    """Each hub's load against the default day's (at least 1): the fulfillment center
+    and the dark store serve the whole metro, so theirs grows with the demand; added
+    stores share theirs with the stores there were."""
+    grow = max(1.0, orders / data["demand"]["orders_per_day"])
+    base_stores = sum(1 for h in seattle()["hubs"] if h["kind"] == "store" and h["fleet"])
+    stores = sum(1 for h in data["hubs"] if h["kind"] == "store" and h["fleet"]) or 1
+    return [
+        grow if h["kind"] != "store" else max(1.0, grow * base_stores / max(stores, base_stores))
+        for h in data["hubs"]
+    ]
+
+
 def _size(data: dict[str, Any], orders: int) -> None:
     """Hubs and locker banks sized for ``orders`` a day where that is more than the default
     day's: without it a grown network quotes from the default day's slots, and at 20,000
@@ -290,17 +307,9 @@ def _size(data: dict[str, Any], orders: int) -> None:
     slots ran out by midday (the twin measured 5,279 of 18,472 shoppers offered nothing,
     1,183 of them for full slots, and far more options missing for it).
 
-    The fulfillment center and the dark store serve the whole metro, so their load grows
-    with the demand; added stores share theirs with the stores there were. Slots grow
-    with the load, pickers and the size of a wave with its square root (the defaults
-    have room to spare)."""
-    grow = orders / data["demand"]["orders_per_day"]
-    if grow <= 1:
-        return
-    base_stores = sum(1 for h in seattle()["hubs"] if h["kind"] == "store" and h["fleet"])
-    stores = sum(1 for h in data["hubs"] if h["kind"] == "store" and h["fleet"]) or 1
-    for h in data["hubs"]:
-        load = grow if h["kind"] != "store" else grow * base_stores / max(stores, base_stores)
+    Slots grow with each hub's load (``_loads``), pickers and the size of a wave with its
+    square root (the defaults have room to spare)."""
+    for h, load in zip(data["hubs"], _loads(data, orders), strict=True):
         if load <= 1:
             continue
         h["promise"] = {
@@ -312,8 +321,8 @@ def _size(data: dict[str, Any], orders: int) -> None:
         staffed = math.sqrt(load)
         h["staff"]["pickers"] = math.ceil(h["staff"]["pickers"] * staffed)
         h["staff"]["wave_max"] = math.ceil(h["staff"].get("wave_max", Staff.wave_max) * staffed)
+    times = min(4, math.ceil(orders / data["demand"]["orders_per_day"]))
     for lk in data["lockers"]:
-        times = min(4, math.ceil(grow))
         lk["compartments"] = {k: n * times for k, n in lk["compartments"].items()}
 
 

@@ -49,6 +49,10 @@ def test_a_grown_network_is_sized_for_its_demand() -> None:
     # Waves grow with the pickers: at 24 a wave every 5 minutes, the centre packed 288 an hour.
     assert fc.staff.wave_max >= 24 * 4 and store.staff.wave_max > 24
     assert all(sum(lk.compartments.values()) > 24 for lk in sc.lockers)
+    # The vehicles go where the load grew most: the centre serves the whole metro.
+    small = Scenario.from_dict(generate(30, 300, 1200))
+    small_fc = next(h for h in small.hubs if h.key == "kent-fc")
+    assert sum(sc.fleet_of(fc).values()) > 1.5 * sum(small.fleet_of(small_fc).values())
     # The default day's size keeps the platform's defaults.
     same = Scenario.from_dict(generate(14, 60, 1200))
     assert all(h.promise == {} for h in same.hubs)
