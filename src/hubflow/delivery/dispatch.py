@@ -30,7 +30,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 
 from hubflow.core.clock import iso_z
 from hubflow.core.db import UnitOfWork
-from hubflow.core.geo import EARTH_RADIUS_KM, LatLng, haversine_km
+from hubflow.core.geo import EARTH_RADIUS_KM, LatLng, half_angles, haversine_km
 from hubflow.core.ids import new_id
 from hubflow.core.settings import Settings
 from hubflow.delivery.carriers import cheapest, cutoff_for, record_handoff
@@ -290,14 +290,8 @@ def _window_aware(
 def _within_km(anchors: Sequence[LatLng], points: Sequence[LatLng], km: float) -> list[bool]:
     """Per point: is any anchor within ``km`` (great circle)? One array pass, not a loop
     of point pairs: a busy hub has a thousand parcels waiting."""
-    a = np.radians(np.array([(x.lat, x.lng) for x in anchors]))
-    p = np.radians(np.array([(x.lat, x.lng) for x in points]))
-    dlat = p[:, None, 0] - a[None, :, 0]
-    dlng = p[:, None, 1] - a[None, :, 1]
-    cos = np.cos(p[:, None, 0]) * np.cos(a[None, :, 0])
-    h = np.sin(dlat / 2) ** 2 + cos * np.sin(dlng / 2) ** 2
-    d = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
-    return [bool(x) for x in (d < km).any(axis=1)]
+    d = 2 * EARTH_RADIUS_KM * half_angles(points, anchors)
+    return [bool(x) for x in np.any(d < km, axis=1)]
 
 
 def _sampling(

@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from hubflow.core.geo import EARTH_RADIUS_KM, LatLng
+from hubflow.core.geo import EARTH_RADIUS_KM, LatLng, half_angles
 
 __all__ = ["GreatCircleTravel", "IntMatrix", "TravelProfile", "TravelProvider"]
 
@@ -58,18 +58,7 @@ class GreatCircleTravel:
     def matrices(
         self, points: Sequence[LatLng], profile: TravelProfile
     ) -> tuple[IntMatrix, IntMatrix]:
-        lat = np.radians(np.fromiter((p.lat for p in points), float, len(points)))
-        lng = np.radians(np.fromiter((p.lng for p in points), float, len(points)))
-        # Unit vectors: the chord between two points comes from one matrix product, far faster
-        # than pairwise trigonometry; the rest works in place because at a few thousand points
-        # every temporary is tens of megabytes.
-        unit = np.column_stack((np.cos(lat) * np.cos(lng), np.cos(lat) * np.sin(lng), np.sin(lat)))
-        m = unit @ unit.T
-        m *= -0.5
-        m += 0.5  # (1 - cos) / 2 = sin^2 of half the angle
-        np.clip(m, 0.0, 1.0, out=m)
-        np.sqrt(m, out=m)
-        np.arcsin(m, out=m)
+        m = half_angles(points, points)  # in place from here: the matrices are large
         m *= 2 * EARTH_RADIUS_KM * 1000 * profile.detour
         np.fill_diagonal(m, 0.0)
         distance = np.rint(m).astype(np.int64)
