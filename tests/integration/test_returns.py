@@ -292,16 +292,13 @@ def test_a_return_dropped_off_while_the_courier_is_on_the_way_is_not_tried_again
     assert r.json()["failed_parcels"][0]["next"] == "pickup_cancelled"
 
 
-def test_a_restocked_return_goes_back_into_a_bin(api: Api) -> None:
-    d = _delivered(api)
-    hub = d["net"].hub
-    layout = {"generate": {"aisles": 2, "bins_per_side": 3, "levels": 2}}
-    r = api.client.put(f"/v1/hubs/{hub}/layout", headers=api.op, json=layout)
-    assert r.status_code == 200, r.text
-    ret = _return(api, d).json()
+def _dropped_off_and_restocked(api: Api, d: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """A return of one unit, dropped off at the hub and inspected as restock: the return
+    and the inspection's answer."""
+    ret: dict[str, Any] = _return(api, d).json()
     token = ret["qr"].split(":", 1)[1]
     r = api.client.post(
-        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": hub}
+        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": d["net"].hub}
     )
     assert r.status_code == 200, r.text
     r = api.client.post(
@@ -310,6 +307,16 @@ def test_a_restocked_return_goes_back_into_a_bin(api: Api) -> None:
         json={"lines": [{"product_id": d["product"], "disposition": "restock"}]},
     )
     assert r.status_code == 200, r.text
+    return ret, r
+
+
+def test_a_restocked_return_goes_back_into_a_bin(api: Api) -> None:
+    d = _delivered(api)
+    hub = d["net"].hub
+    layout = {"generate": {"aisles": 2, "bins_per_side": 3, "levels": 2}}
+    r = api.client.put(f"/v1/hubs/{hub}/layout", headers=api.op, json=layout)
+    assert r.status_code == 200, r.text
+    _dropped_off_and_restocked(api, d)
     bins = api.client.get(
         f"/v1/hubs/{hub}/bins", params={"product_id": d["product"]}, headers=api.op
     ).json()["data"]
@@ -331,18 +338,7 @@ def test_a_return_no_bin_can_hold_goes_back_to_the_merchant(api: Api) -> None:
             .values(length_mm=150, width_mm=150, height_mm=150)
         )
     before = _stock(api, d)
-    ret = _return(api, d).json()
-    token = ret["qr"].split(":", 1)[1]
-    r = api.client.post(
-        "/v1/returns/drop-offs", headers=api.op, json={"token": token, "hub_id": hub}
-    )
-    assert r.status_code == 200, r.text
-    r = api.client.post(
-        f"/v1/returns/{ret['id']}/inspection",
-        headers=api.op,
-        json={"lines": [{"product_id": d["product"], "disposition": "restock"}]},
-    )
-    assert r.status_code == 200, r.text
+    ret, r = _dropped_off_and_restocked(api, d)
     assert [x["disposition"] for x in r.json()["lines"]] == ["return_to_merchant"]
     # Not counted as stock a wave could never pick; the merchant is told where it went.
     assert _stock(api, d) == before
