@@ -462,7 +462,7 @@ def _serving(db_url: str, port: int, twin_dir: Path | None = None) -> Iterator[A
         database_url=db_url,
         relay_interval_s=0.2,
         # The demo shows a day's parcels planned in one epoch, whatever the hour it runs
-        # at; a live network plans only the next few hours (the default horizon).
+        # at; a live network plans only the next 12 hours (the default horizon).
         dispatch_horizon_s=24 * 3600,
         log_json=False,
         twin_dir=str(twin_dir) if twin_dir else None,
